@@ -1,0 +1,505 @@
+//! The worker side: apalis delivers step tasks; each delivery is checked against the step's row, run under
+//! a renewed lease, and its outcome (checkpoint + next task, retry, or failure) committed in one
+//! transaction. A reaper re-queues the steps of workers that died.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::{BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
+use apalis_core::backend::ext::poll_strategy::{PollWith, Strategy};
+use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
+use serde_json::Value;
+use sqlx::Row;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::context::{Progress, StepContext};
+use crate::engine::{Engine, StepTask, enqueue};
+use crate::error::{Error, Result, StepError};
+use crate::workflow::{RetryPolicy, Step, Workflow};
+
+impl Engine {
+    /// Runs this process's workers (`config.workers` step slots) and the lease reaper until `shutdown` is
+    /// cancelled. On shutdown the workers stop taking tasks and let running steps finish; a step that does
+    /// not finish (the process is killed) is re-queued when its lease expires.
+    pub async fn run_workers(&self, shutdown: CancellationToken) -> Result<()> {
+        let process = format!(
+            "{}-{}-{}",
+            hostname(),
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let mut tasks = tokio::task::JoinSet::new();
+        for slot in 0..self.inner.config.workers.max(1) {
+            let engine = self.clone();
+            let shutdown = shutdown.clone();
+            let name = format!("{process}-{slot}");
+            tasks.spawn(async move { engine.run_one_worker(name, shutdown).await });
+        }
+        let reaper = {
+            let engine = self.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { engine.reap_until(shutdown).await })
+        };
+        tracing::info!(workers = self.inner.config.workers, queue = %self.inner.config.queue, "Workers started.");
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            let outcome = joined
+                .map_err(|e| Error::Worker(e.to_string()))
+                .and_then(|r| r);
+            if let Err(error) = outcome {
+                tracing::error!(%error, "Worker stopped with an error.");
+                shutdown.cancel();
+                first_error.get_or_insert(error);
+            }
+        }
+        reaper.abort();
+        tracing::info!("Workers stopped.");
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn run_one_worker(&self, name: String, shutdown: CancellationToken) -> Result<()> {
+        let config = &self.inner.config;
+        let queue = QueueConfig::default()
+            .queue(&config.queue)
+            .batch_size(config.batch_size.max(1))
+            .heartbeat_interval(Duration::from_secs(5))
+            .missed_heartbeats(3);
+        // LISTEN/NOTIFY picks up new tasks at once; the interval picks up delayed retries, whose insert
+        // does not notify.
+        let strategy = Strategy::new()
+            .stream(Pubsub::new(self.inner.pool.clone(), config.queue.clone()))
+            .interval(config.poll_interval);
+        let backend = PollWith::new(
+            PostgresStorage::<StepTask>::new(&self.inner.pool).with_config(queue),
+            strategy,
+        );
+        let worker = WorkerBuilder::new(name.as_str())
+            .backend(backend)
+            .concurrency(1)
+            .data(self.clone())
+            .build(handle_task);
+        let signal = async move {
+            shutdown.cancelled().await;
+            Ok::<(), std::io::Error>(())
+        };
+        worker
+            .run_until(signal)
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))
+    }
+
+    async fn reap_until(&self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(self.inner.config.reaper_interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(error) = self.reap_expired_leases().await {
+                tracing::warn!(%error, "Lease reaper failed; will try again.");
+            }
+        }
+    }
+
+    /// Re-queues (or fails, when the budget is spent) every running step whose lease has expired. Returns
+    /// how many steps it took over.
+    pub async fn reap_expired_leases(&self) -> Result<usize> {
+        let mut tx = self.inner.pool.begin().await?;
+        let rows = sqlx::query(include_str!("queries/reap_expired.sql"))
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in &rows {
+            let run_id: uuid::Uuid = row.get("run_id");
+            let idx: i32 = row.get("idx");
+            let attempts: i32 = row.get("attempts");
+            let base: i32 = row.get("attempt_base");
+            let name: String = row.get("name");
+            let workflow: String = row.get("workflow");
+            let run_status: String = row.get("run_status");
+            let lost = format!("attempt {attempts} lost: its worker stopped renewing the lease");
+            tracing::warn!(%run_id, step = %name, attempt = attempts, "Step lease expired; taking the step over.");
+            sqlx::query(
+                "UPDATE workflow_step_attempts SET status = 'lost', error = $4, finished_at = now()
+                 WHERE run_id = $1 AND idx = $2 AND attempt = $3",
+            )
+            .bind(run_id)
+            .bind(idx)
+            .bind(attempts)
+            .bind(&lost)
+            .execute(&mut *tx)
+            .await?;
+            let max = self.retry_policy(&workflow, idx).max_attempts as i32;
+            if run_status == "cancelled" {
+                set_step(&mut tx, run_id, idx, "cancelled", Some(&lost), None).await?;
+            } else if attempts - base >= max {
+                set_step(&mut tx, run_id, idx, "failed", Some(&lost), None).await?;
+                fail_run(
+                    &mut tx,
+                    run_id,
+                    &format!("step '{name}' failed after {max} attempts: {lost}"),
+                )
+                .await?;
+            } else {
+                set_step(&mut tx, run_id, idx, "queued", Some(&lost), None).await?;
+                let task = StepTask {
+                    run_id,
+                    step: idx as u32,
+                    attempt: attempts as u32 + 1,
+                };
+                enqueue(&mut tx, &self.inner.config.queue, task, None).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    fn retry_policy(&self, workflow: &str, idx: i32) -> RetryPolicy {
+        self.inner
+            .workflows
+            .get(workflow)
+            .and_then(|w| w.steps.get(idx as usize))
+            .map(|s| s.retry.clone())
+            .unwrap_or_default()
+    }
+
+    /// Runs one delivered task. Errors returned here are infrastructure errors (the database is
+    /// unreachable); apalis then re-delivers the task, and the step row decides again whether it is current.
+    async fn execute(&self, task: StepTask, worker: &str) -> Result<()> {
+        let config = &self.inner.config;
+        let claimed = sqlx::query(include_str!("queries/claim_step.sql"))
+            .bind(task.run_id)
+            .bind(task.step as i32)
+            .bind(task.attempt as i32)
+            .bind(worker)
+            .bind(config.lease.as_secs_f64())
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        let Some(row) = claimed else {
+            tracing::debug!(run_id = %task.run_id, step = task.step, attempt = task.attempt, "Stale delivery ignored.");
+            return Ok(());
+        };
+        let name: String = row.get("name");
+        let base: i32 = row.get("attempt_base");
+        let workflow_name: String = row.get("workflow");
+        let version: i32 = row.get("workflow_version");
+        let traceparent: Option<String> = row.get("traceparent");
+        let input: Option<Value> = row.get("input");
+
+        let span = tracing::info_span!(
+            "workflow.step",
+            otel.name = %name,
+            idem.workflow = %workflow_name,
+            idem.run.id = %task.run_id,
+            idem.step = %name,
+            idem.step.attempt = task.attempt,
+            idem.worker = %worker,
+            otel.status_code = tracing::field::Empty,
+        );
+        if let Some(traceparent) = &traceparent {
+            idem_otel::set_parent(&span, traceparent);
+        }
+
+        let step = self.inner.workflows.get(&workflow_name).and_then(|wf| {
+            (wf.version == version)
+                .then(|| wf.steps.get(task.step as usize))
+                .flatten()
+                .map(|s| (wf, s))
+        });
+        let outcome = match (step, input) {
+            (Some((wf, step)), Some(input)) => {
+                self.run_attempt(wf, step, task, worker, input)
+                    .instrument(span.clone())
+                    .await
+            }
+            (None, _) => Err(StepError::permanent(Error::Worker(format!(
+                "workflow '{workflow_name}' version {version} step {} is not registered in this worker",
+                task.step
+            )))),
+            (_, None) => Err(StepError::permanent(Error::Worker(
+                "the previous step's output is missing".into(),
+            ))),
+        };
+        let retry = self.retry_policy(&workflow_name, task.step as i32);
+        self.finish_attempt(task, worker, &name, base, &retry, outcome)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_attempt(
+        &self,
+        wf: &Arc<Workflow>,
+        step: &Step,
+        task: StepTask,
+        worker: &str,
+        input: Value,
+    ) -> Result<Value, StepError> {
+        let cancel = CancellationToken::new();
+        let progress = Progress::default();
+        let ctx = StepContext {
+            run_id: task.run_id,
+            workflow: wf.name.as_str().into(),
+            step: step.name.as_str().into(),
+            step_index: task.step,
+            attempt: task.attempt,
+            pool: self.inner.pool.clone(),
+            cancel: cancel.clone(),
+            progress: progress.clone(),
+        };
+        let heartbeat =
+            tokio::spawn(
+                self.clone()
+                    .heartbeat(task, worker.to_owned(), progress, cancel.clone()),
+            );
+        tracing::info!("Step attempt started.");
+        let result = (step.run)(ctx, input).await;
+        heartbeat.abort();
+        result
+    }
+
+    /// Renews the lease and writes progress until aborted; cancels the step when the run was cancelled or
+    /// the lease was lost.
+    async fn heartbeat(
+        self,
+        task: StepTask,
+        worker: String,
+        progress: Progress,
+        cancel: CancellationToken,
+    ) {
+        let config = &self.inner.config;
+        let mut tick = tokio::time::interval(config.heartbeat_interval());
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let p = progress.snapshot();
+            let renewed = sqlx::query_scalar::<_, String>(include_str!("queries/heartbeat.sql"))
+                .bind(task.run_id)
+                .bind(task.step as i32)
+                .bind(task.attempt as i32)
+                .bind(&worker)
+                .bind(config.lease.as_secs_f64())
+                .bind(p.done)
+                .bind(p.total)
+                .bind(&p.label)
+                .fetch_optional(&self.inner.pool)
+                .await;
+            match renewed {
+                Ok(Some(status)) if status == "cancelled" => cancel.cancel(),
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::warn!("Step lease lost; stopping this attempt.");
+                    cancel.cancel();
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, "Heartbeat failed; will try again."),
+            }
+        }
+    }
+
+    async fn finish_attempt(
+        &self,
+        task: StepTask,
+        worker: &str,
+        name: &str,
+        base: i32,
+        retry: &RetryPolicy,
+        outcome: Result<Value, StepError>,
+    ) -> Result<()> {
+        let run_id = task.run_id;
+        let idx = task.step as i32;
+        let attempt = task.attempt as i32;
+        let mut tx = self.inner.pool.begin().await?;
+        let run_status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM workflow_runs WHERE id = $1 FOR UPDATE")
+                .bind(run_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        // Still ours? A reaper may have taken the step over while this attempt ran without its lease.
+        let owned: Option<i32> = sqlx::query_scalar(
+            "SELECT idx FROM workflow_steps WHERE run_id = $1 AND idx = $2 AND attempts = $3
+             AND lease_owner = $4 AND status = 'running' FOR UPDATE",
+        )
+        .bind(run_id)
+        .bind(idx)
+        .bind(attempt)
+        .bind(worker)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if owned.is_none() {
+            tracing::warn!("Attempt finished after losing its lease; its outcome is discarded.");
+            return Ok(());
+        }
+        let cancelled = run_status.as_deref() == Some("cancelled");
+        let progress_sql =
+            "UPDATE workflow_step_attempts SET status = $4, error = $5, finished_at = now()
+                            WHERE run_id = $1 AND idx = $2 AND attempt = $3";
+        match outcome {
+            Ok(output) => {
+                sqlx::query(
+                    "UPDATE workflow_steps SET status = 'succeeded', output = $3, finished_at = now(),
+                     lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, updated_at = now()
+                     WHERE run_id = $1 AND idx = $2",
+                )
+                .bind(run_id)
+                .bind(idx)
+                .bind(&output)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(progress_sql)
+                    .bind(run_id)
+                    .bind(idx)
+                    .bind(attempt)
+                    .bind("succeeded")
+                    .bind(None::<String>)
+                    .execute(&mut *tx)
+                    .await?;
+                let next: Option<i32> = sqlx::query_scalar(
+                    "UPDATE workflow_steps SET status = CASE WHEN $3 THEN status ELSE 'queued' END,
+                     next_attempt_at = CASE WHEN $3 THEN NULL ELSE now() END, updated_at = now()
+                     WHERE run_id = $1 AND idx = $2 + 1 RETURNING attempts",
+                )
+                .bind(run_id)
+                .bind(idx)
+                .bind(cancelled)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match next {
+                    Some(_) if cancelled => {}
+                    Some(attempts) => {
+                        let task = StepTask {
+                            run_id,
+                            step: task.step + 1,
+                            attempt: attempts as u32 + 1,
+                        };
+                        enqueue(&mut tx, &self.inner.config.queue, task, None).await?;
+                    }
+                    None => {
+                        sqlx::query(
+                            "UPDATE workflow_runs SET status = 'succeeded', output = $2, error = NULL,
+                             finished_at = now(), updated_at = now() WHERE id = $1",
+                        )
+                        .bind(run_id)
+                        .bind(&output)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tracing::info!("Step attempt succeeded.");
+            }
+            Err(error) => {
+                let message = error.to_string();
+                let spent = attempt - base >= retry.max_attempts as i32;
+                tracing::Span::current().record("otel.status_code", "ERROR");
+                if cancelled {
+                    set_step(&mut tx, run_id, idx, "cancelled", Some(&message), None).await?;
+                    sqlx::query(progress_sql)
+                        .bind(run_id)
+                        .bind(idx)
+                        .bind(attempt)
+                        .bind("cancelled")
+                        .bind(&message)
+                        .execute(&mut *tx)
+                        .await?;
+                    tracing::info!(error = %message, "Step attempt ended by cancellation.");
+                } else if error.is_retryable() && !spent {
+                    let delay = retry.backoff((attempt - base) as u32);
+                    set_step(&mut tx, run_id, idx, "queued", Some(&message), Some(delay)).await?;
+                    sqlx::query(progress_sql)
+                        .bind(run_id)
+                        .bind(idx)
+                        .bind(attempt)
+                        .bind("retrying")
+                        .bind(&message)
+                        .execute(&mut *tx)
+                        .await?;
+                    let next = StepTask {
+                        run_id,
+                        step: task.step,
+                        attempt: task.attempt + 1,
+                    };
+                    enqueue(&mut tx, &self.inner.config.queue, next, Some(delay)).await?;
+                    tracing::warn!(error = %message, delay_ms = delay.as_millis() as u64, "Step failed; will retry.");
+                } else {
+                    set_step(&mut tx, run_id, idx, "failed", Some(&message), None).await?;
+                    sqlx::query(progress_sql)
+                        .bind(run_id)
+                        .bind(idx)
+                        .bind(attempt)
+                        .bind("failed")
+                        .bind(&message)
+                        .execute(&mut *tx)
+                        .await?;
+                    let why = if error.is_retryable() {
+                        format!(
+                            "step '{name}' failed after {} attempts: {message}",
+                            retry.max_attempts
+                        )
+                    } else {
+                        format!("step '{name}' failed: {message}")
+                    };
+                    fail_run(&mut tx, run_id, &why).await?;
+                    tracing::error!(error = %message, "Step failed; run failed.");
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn set_step(
+    conn: &mut sqlx::PgConnection,
+    run_id: uuid::Uuid,
+    idx: i32,
+    status: &str,
+    error: Option<&str>,
+    delay: Option<Duration>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE workflow_steps SET status = $3, last_error = COALESCE($4, last_error), lease_owner = NULL,
+         lease_expires_at = NULL, updated_at = now(),
+         next_attempt_at = CASE WHEN $3 = 'queued' THEN now() + make_interval(secs => $5) END,
+         finished_at = CASE WHEN $3 IN ('failed', 'cancelled') THEN now() END
+         WHERE run_id = $1 AND idx = $2",
+    )
+    .bind(run_id)
+    .bind(idx)
+    .bind(status)
+    .bind(error)
+    .bind(delay.unwrap_or_default().as_secs_f64())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn fail_run(conn: &mut sqlx::PgConnection, run_id: uuid::Uuid, error: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE workflow_runs SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(error)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The apalis handler. It always acknowledges after the outcome is committed in idem's tables; only an
+/// infrastructure error is returned to apalis (which re-delivers the task).
+async fn handle_task(
+    task: StepTask,
+    engine: Data<Engine>,
+    worker: apalis::prelude::WorkerContext,
+) -> Result<(), BoxDynError> {
+    engine.execute(task, worker.name()).await.map_err(|e| {
+        tracing::error!(error = %e, run_id = %task.run_id, step = task.step, "Step task failed to run.");
+        Box::new(e) as BoxDynError
+    })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "host".to_owned())
+}
