@@ -1,0 +1,583 @@
+//! Built-in string functions: similarity metrics and text manipulation, with DuckDB 1.4
+//! semantics.
+//!
+//! DuckDB 1.4's `levenshtein`, `damerau_levenshtein`, `jaro_similarity`,
+//! `jaro_winkler_similarity`, `jaccard` and `hamming` work on UTF-8 **bytes**, not characters
+//! (`levenshtein('ü', 'u') = 2`), while `length` and `substr` count characters. We reproduce
+//! that, using strsim's character versions as a fast path when both inputs are ASCII.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use super::{ArgType, Arity, FunctionDef, FunctionImpl, int_arg, text_arg};
+use crate::error::FunctionError;
+use crate::value::Value;
+
+/// A byte slice that strsim's generic functions can iterate.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'b> IntoIterator for &'b Bytes<'_> {
+    type Item = &'b u8;
+    type IntoIter = std::slice::Iter<'b, u8>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+fn both_ascii(a: &str, b: &str) -> bool {
+    a.is_ascii() && b.is_ascii()
+}
+
+pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+    if both_ascii(a, b) {
+        strsim::levenshtein(a, b)
+    } else {
+        strsim::generic_levenshtein(&Bytes(a.as_bytes()), &Bytes(b.as_bytes()))
+    }
+}
+
+pub(crate) fn damerau_levenshtein(a: &str, b: &str) -> usize {
+    if both_ascii(a, b) {
+        strsim::damerau_levenshtein(a, b)
+    } else {
+        strsim::generic_damerau_levenshtein(a.as_bytes(), b.as_bytes())
+    }
+}
+
+pub(crate) fn jaro(a: &str, b: &str) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 0.0; // DuckDB: jaro('', '') = 0, strsim says 1
+    }
+    if both_ascii(a, b) {
+        strsim::jaro(a, b)
+    } else {
+        strsim::generic_jaro(&Bytes(a.as_bytes()), &Bytes(b.as_bytes()))
+    }
+}
+
+pub(crate) fn jaro_winkler(a: &str, b: &str) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 0.0;
+    }
+    if both_ascii(a, b) {
+        strsim::jaro_winkler(a, b)
+    } else {
+        strsim::generic_jaro_winkler(&Bytes(a.as_bytes()), &Bytes(b.as_bytes()))
+    }
+}
+
+fn jaccard(a: &str, b: &str) -> Result<f64, FunctionError> {
+    if a.is_empty() || b.is_empty() {
+        return Err(FunctionError::new(
+            "Jaccard Function: An argument too short!",
+        ));
+    }
+    let sa: HashSet<u8> = a.bytes().collect();
+    let sb: HashSet<u8> = b.bytes().collect();
+    let inter = sa.intersection(&sb).count();
+    let union = sa.len() + sb.len() - inter;
+    Ok(inter as f64 / union as f64)
+}
+
+fn hamming(a: &str, b: &str) -> Result<i64, FunctionError> {
+    if a.is_empty() || b.is_empty() {
+        return Err(FunctionError::new(
+            "Mismatch Function: Strings must be of length > 0!",
+        ));
+    }
+    if a.len() != b.len() {
+        return Err(FunctionError::new(
+            "Mismatch Function: Strings must be of equal length!",
+        ));
+    }
+    Ok(a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count() as i64)
+}
+
+/// Optional third argument of the jaro functions: results below it become 0.
+fn with_cutoff(score: f64, args: &[Value<'_>]) -> Result<f64, FunctionError> {
+    match args.get(2) {
+        Some(v) => {
+            let cutoff = v
+                .as_f64()
+                .ok_or_else(|| FunctionError::new("score_cutoff must be a number"))?;
+            Ok(if score >= cutoff { score } else { 0.0 })
+        }
+        None => Ok(score),
+    }
+}
+
+/// DuckDB's simple (one-to-one) case mapping.
+fn lower(s: &str) -> String {
+    s.chars()
+        .map(|c| c.to_lowercase().next().unwrap_or(c))
+        .collect()
+}
+
+fn upper(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut it = c.to_uppercase();
+            match (it.next(), it.next()) {
+                (Some(u), None) => u,
+                _ if c == 'ß' => 'ẞ',
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// DuckDB `substring(s, start[, length])` on characters, 1-based; a negative start counts from
+/// the end and a negative length takes characters before `start`.
+pub(crate) fn substring(s: &str, start: i64, len: Option<i64>) -> String {
+    let n = s.chars().count() as i64;
+    // Work in 0-based half-open [from, to) over character positions, then clamp.
+    let begin = if start > 0 {
+        start - 1
+    } else if start < 0 {
+        n + start
+    } else {
+        -1
+    };
+    let (from, to) = match len {
+        None => (begin, n),
+        Some(l) if l >= 0 => (begin, begin.saturating_add(l)),
+        Some(l) => (begin.saturating_add(l), begin),
+    };
+    let (from, to) = (from.clamp(0, n), to.clamp(0, n));
+    if from >= to {
+        return String::new();
+    }
+    s.chars()
+        .skip(from as usize)
+        .take((to - from) as usize)
+        .collect()
+}
+
+fn regexp_extract_with<'a>(re: &Regex, s: &str, group: usize) -> Value<'a> {
+    let out = re
+        .captures(s)
+        .and_then(|c| c.get(group).map(|m| m.as_str().to_string()))
+        .unwrap_or_default();
+    Value::string(out)
+}
+
+fn compile_regex(p: &str) -> Result<Regex, FunctionError> {
+    Regex::new(p).map_err(|e| FunctionError::new(format!("invalid regular expression: {e}")))
+}
+
+fn regexp_group(args: &[Value<'_>]) -> Result<usize, FunctionError> {
+    match args.get(2) {
+        None => Ok(0),
+        Some(_) => {
+            let g = int_arg(args, 2, "regexp_extract")?;
+            usize::try_from(g).map_err(|_| FunctionError::new("regexp_extract: group must be >= 0"))
+        }
+    }
+}
+
+fn num(v: usize) -> Value<'static> {
+    Value::Int(v as i64)
+}
+
+pub(super) fn builtins() -> Vec<FunctionDef> {
+    use ArgType::{Number, Text};
+    let two = [Text, Text];
+    vec![
+        FunctionDef::new("levenshtein", Arity::Exact(2), &two, Number, |a| {
+            Ok(num(levenshtein(
+                text_arg(a, 0, "levenshtein")?,
+                text_arg(a, 1, "levenshtein")?,
+            )))
+        }),
+        FunctionDef::new("damerau_levenshtein", Arity::Exact(2), &two, Number, |a| {
+            let f = "damerau_levenshtein";
+            Ok(num(damerau_levenshtein(
+                text_arg(a, 0, f)?,
+                text_arg(a, 1, f)?,
+            )))
+        }),
+        FunctionDef::new(
+            "jaro_similarity",
+            Arity::Range(2, 3),
+            &[Text, Text, Number],
+            Number,
+            |a| {
+                let f = "jaro_similarity";
+                Ok(Value::Float(with_cutoff(
+                    jaro(text_arg(a, 0, f)?, text_arg(a, 1, f)?),
+                    a,
+                )?))
+            },
+        )
+        .aliases(&["jaro_sim"]),
+        FunctionDef::new(
+            "jaro_winkler_similarity",
+            Arity::Range(2, 3),
+            &[Text, Text, Number],
+            Number,
+            |a| {
+                let f = "jaro_winkler_similarity";
+                Ok(Value::Float(with_cutoff(
+                    jaro_winkler(text_arg(a, 0, f)?, text_arg(a, 1, f)?),
+                    a,
+                )?))
+            },
+        )
+        .aliases(&["jaro_winkler", "jaro_winkler_sim"]),
+        FunctionDef::new("jaccard", Arity::Exact(2), &two, Number, |a| {
+            Ok(Value::Float(jaccard(
+                text_arg(a, 0, "jaccard")?,
+                text_arg(a, 1, "jaccard")?,
+            )?))
+        }),
+        FunctionDef::new("hamming", Arity::Exact(2), &two, Number, |a| {
+            Ok(Value::Int(hamming(
+                text_arg(a, 0, "hamming")?,
+                text_arg(a, 1, "hamming")?,
+            )?))
+        })
+        .aliases(&["mismatches"]),
+        FunctionDef::new("lower", Arity::Exact(1), &[Text], Text, |a| {
+            Ok(Value::string(lower(text_arg(a, 0, "lower")?)))
+        })
+        .aliases(&["lcase"]),
+        FunctionDef::new("upper", Arity::Exact(1), &[Text], Text, |a| {
+            Ok(Value::string(upper(text_arg(a, 0, "upper")?)))
+        })
+        .aliases(&["ucase"]),
+        FunctionDef::new("trim", Arity::Range(1, 2), &[Text, Text], Text, |a| {
+            let s = text_arg(a, 0, "trim")?;
+            let out = match a.get(1) {
+                None => s.trim_matches(' '),
+                Some(_) => {
+                    let chars: Vec<char> = text_arg(a, 1, "trim")?.chars().collect();
+                    s.trim_matches(|c| chars.contains(&c))
+                }
+            };
+            Ok(Value::string(out.to_string()))
+        }),
+        FunctionDef::new("length", Arity::Exact(1), &[Text], Number, |a| {
+            Ok(num(text_arg(a, 0, "length")?.chars().count()))
+        })
+        .aliases(&["len", "char_length", "character_length"]),
+        FunctionDef::new(
+            "substring",
+            Arity::Range(2, 3),
+            &[Text, Number, Number],
+            Text,
+            |a| {
+                let s = text_arg(a, 0, "substring")?;
+                let start = int_arg(a, 1, "substring")?;
+                let len = if a.len() > 2 {
+                    Some(int_arg(a, 2, "substring")?)
+                } else {
+                    None
+                };
+                Ok(Value::string(substring(s, start, len)))
+            },
+        )
+        .aliases(&["substr"]),
+        FunctionDef::new("concat", Arity::AtLeast(1), &[ArgType::Any], Text, |a| {
+            let mut out = String::new();
+            for v in a.iter().filter(|v| !v.is_null()) {
+                out.push_str(&crate::value::render(v));
+            }
+            Ok(Value::string(out))
+        })
+        .handles_nulls(),
+        FunctionDef::new(
+            "regexp_extract",
+            Arity::Range(2, 3),
+            &[Text, Text, Number],
+            Text,
+            |a| {
+                let re = compile_regex(text_arg(a, 1, "regexp_extract")?)?;
+                Ok(regexp_extract_with(
+                    &re,
+                    text_arg(a, 0, "regexp_extract")?,
+                    regexp_group(a)?,
+                ))
+            },
+        )
+        .specializer(Arc::new(|consts: &[Option<Value<'static>>]| {
+            // Pre-compile a literal pattern (and group) once instead of per row.
+            let Some(Some(Value::Text(p))) = consts.get(1) else {
+                return Ok(None);
+            };
+            let re = compile_regex(p)?;
+            let group = match consts.get(2) {
+                None => Some(0),
+                Some(Some(g)) => Some(regexp_group(&[Value::Null, Value::Null, g.clone()])?),
+                Some(None) => None,
+            };
+            let imp: FunctionImpl = Arc::new(move |a: &[Value<'_>]| {
+                let g = match group {
+                    Some(g) => g,
+                    None => regexp_group(a)?,
+                };
+                Ok(regexp_extract_with(
+                    &re,
+                    text_arg(a, 0, "regexp_extract")?,
+                    g,
+                ))
+            });
+            Ok(Some(imp))
+        })),
+        FunctionDef::new(
+            "regexp_matches",
+            Arity::Exact(2),
+            &two,
+            ArgType::Boolean,
+            |a| {
+                let re = compile_regex(text_arg(a, 1, "regexp_matches")?)?;
+                Ok(Value::Bool(re.is_match(text_arg(a, 0, "regexp_matches")?)))
+            },
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::functions::FunctionRegistry;
+
+    fn call(name: &str, args: &[Value<'_>]) -> Result<Value<'static>, FunctionError> {
+        let reg = FunctionRegistry::with_builtins();
+        let def = reg.get(name).unwrap();
+        if def.null_propagating && args.iter().any(Value::is_null) {
+            return Ok(Value::Null);
+        }
+        (def.implementation)(args).map(Value::into_owned)
+    }
+
+    fn s(x: &str) -> Value<'_> {
+        Value::str(x)
+    }
+
+    fn f(name: &str, a: &str, b: &str) -> f64 {
+        call(name, &[s(a), s(b)]).unwrap().as_f64().unwrap()
+    }
+
+    fn i(name: &str, a: &str, b: &str) -> Value<'static> {
+        call(name, &[s(a), s(b)]).unwrap()
+    }
+
+    // Every expected value below was computed with DuckDB 1.4.0 (`select <expr>`).
+    #[test]
+    fn jaro_and_jaro_winkler_match_duckdb() {
+        assert_eq!(f("jaro_similarity", "martha", "marhta"), 0.9444444444444445);
+        assert_eq!(f("jaro_similarity", "dwayne", "duane"), 0.8222222222222223);
+        assert_eq!(f("jaro_similarity", "", ""), 0.0);
+        assert_eq!(f("jaro_similarity", "", "a"), 0.0);
+        assert_eq!(f("jaro_similarity", "ü", "u"), 0.0);
+        assert_eq!(f("jaro_similarity", "über", "uber"), 0.7833333333333333);
+        assert_eq!(f("jaro_similarity", "😀", "😀"), 1.0);
+        assert_eq!(
+            f("jaro_similarity", "1993-04-13", "1993-04-31"),
+            0.9666666666666667
+        );
+        assert_eq!(f("jaro_sim", "martha", "marhta"), 0.9444444444444445);
+        assert_eq!(
+            f("jaro_winkler_similarity", "Lee", "Leigh"),
+            0.6888888888888888
+        );
+        assert_eq!(
+            f("jaro_winkler_similarity", "martha", "marhta"),
+            0.9611111111111111
+        );
+        assert_eq!(
+            f("jaro_winkler_similarity", "dwayne", "duane"),
+            0.8400000000000001
+        );
+        assert_eq!(
+            f("jaro_winkler_similarity", "kyle", "kyli"),
+            0.8833333333333334
+        );
+        assert_eq!(f("jaro_winkler_similarity", "", ""), 0.0);
+        assert_eq!(f("jaro_winkler_similarity", "abc", "abc"), 1.0);
+        assert_eq!(
+            f("jaro_winkler_similarity", "Stürmer", "Sturmer"),
+            0.8952380952380953
+        );
+        assert_eq!(f("jaro_winkler", "kyle", "kyli"), 0.8833333333333334);
+        assert_eq!(f("jaro_winkler_sim", "kyle", "kyli"), 0.8833333333333334);
+        assert_eq!(
+            call(
+                "jaro_winkler_similarity",
+                &[s("a"), s("a"), Value::Float(0.5)]
+            )
+            .unwrap(),
+            Value::Float(1.0)
+        );
+        assert_eq!(
+            call(
+                "jaro_winkler_similarity",
+                &[s("abc"), s("xyz"), Value::Float(0.5)]
+            )
+            .unwrap(),
+            Value::Float(0.0)
+        );
+        assert_eq!(
+            call("jaro_winkler_similarity", &[Value::Null, s("a")]).unwrap(),
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn edit_distances_match_duckdb() {
+        assert_eq!(i("levenshtein", "kitten", "sitting"), Value::Int(3));
+        assert_eq!(i("levenshtein", "", ""), Value::Int(0));
+        assert_eq!(i("levenshtein", "", "abc"), Value::Int(3));
+        assert_eq!(i("levenshtein", "ü", "u"), Value::Int(2));
+        assert_eq!(i("levenshtein", "über", "uber"), Value::Int(2));
+        assert_eq!(i("levenshtein", "ü", "ü"), Value::Int(0));
+        assert_eq!(i("levenshtein", "😀", "a"), Value::Int(4));
+        assert_eq!(
+            call("levenshtein", &[Value::Null, s("a")]).unwrap(),
+            Value::Null
+        );
+        assert_eq!(i("damerau_levenshtein", "CA", "ABC"), Value::Int(2));
+        assert_eq!(i("damerau_levenshtein", "ab", "ba"), Value::Int(1));
+        assert_eq!(i("damerau_levenshtein", "smith", "smtih"), Value::Int(1));
+        assert_eq!(i("damerau_levenshtein", "abc", "abc"), Value::Int(0));
+        assert_eq!(i("damerau_levenshtein", "", "ab"), Value::Int(2));
+        assert_eq!(i("damerau_levenshtein", "ü", "u"), Value::Int(2));
+        assert_eq!(i("damerau_levenshtein", "über", "uber"), Value::Int(2));
+        assert_eq!(i("hamming", "karolin", "kathrin"), Value::Int(3));
+        assert_eq!(i("hamming", "abc", "abd"), Value::Int(1));
+        assert_eq!(i("hamming", "üa", "üb"), Value::Int(1));
+        assert!(
+            call("hamming", &[s("abc"), s("ab")])
+                .unwrap_err()
+                .message
+                .contains("equal length")
+        );
+        assert!(
+            call("hamming", &[s("üa"), s("ua")])
+                .unwrap_err()
+                .message
+                .contains("equal length")
+        );
+        assert!(
+            call("hamming", &[s(""), s("")])
+                .unwrap_err()
+                .message
+                .contains("length > 0")
+        );
+    }
+
+    #[test]
+    fn jaccard_matches_duckdb() {
+        assert_eq!(f("jaccard", "aab", "ab"), 1.0);
+        assert_eq!(f("jaccard", "night", "nacht"), 0.42857142857142855);
+        assert_eq!(f("jaccard", "abc", "abc"), 1.0);
+        assert_eq!(f("jaccard", "ü", "u"), 0.0);
+        assert_eq!(f("jaccard", "über", "uber"), 0.5);
+        assert!(
+            call("jaccard", &[s(""), s("ab")])
+                .unwrap_err()
+                .message
+                .contains("too short")
+        );
+        assert!(call("jaccard", &[s(""), s("")]).is_err());
+    }
+
+    #[test]
+    fn text_functions_match_duckdb() {
+        assert_eq!(call("lower", &[s("ÜBER")]).unwrap(), s("über"));
+        assert_eq!(call("lower", &[s("İ")]).unwrap(), s("i"));
+        assert_eq!(call("upper", &[s("straße")]).unwrap(), s("STRAẞE"));
+        assert_eq!(call("upper", &[s("ß")]).unwrap(), s("ẞ"));
+        assert_eq!(call("trim", &[s("  a b  ")]).unwrap(), s("a b"));
+        assert_eq!(call("trim", &[s("\ta\t")]).unwrap(), s("\ta\t"));
+        assert_eq!(call("trim", &[s("xxaxx"), s("x")]).unwrap(), s("a"));
+        assert_eq!(call("trim", &[s("")]).unwrap(), s(""));
+        assert_eq!(call("length", &[s("😀ü")]).unwrap(), Value::Int(2));
+        assert_eq!(call("len", &[s("hello")]).unwrap(), Value::Int(5));
+        assert_eq!(call("length", &[s("")]).unwrap(), Value::Int(0));
+        assert_eq!(call("length", &[Value::Null]).unwrap(), Value::Null);
+        assert_eq!(
+            call("concat", &[s("a"), Value::Null, s("b")]).unwrap(),
+            s("ab")
+        );
+    }
+
+    #[test]
+    fn substring_matches_duckdb() {
+        let sub = |st: i64, len: Option<i64>| {
+            let mut a = vec![s("hello"), Value::Int(st)];
+            a.extend(len.map(Value::Int));
+            call("substr", &a).unwrap()
+        };
+        assert_eq!(sub(0, Some(2)), s("h"));
+        assert_eq!(sub(-3, Some(2)), s("ll"));
+        assert_eq!(sub(2, None), s("ello"));
+        assert_eq!(sub(2, Some(-1)), s("h"));
+        assert_eq!(sub(0, Some(1)), s(""));
+        assert_eq!(sub(-10, Some(3)), s(""));
+        assert_eq!(sub(-1, None), s("o"));
+        assert_eq!(sub(3, Some(-2)), s("he"));
+        assert_eq!(sub(10, Some(2)), s(""));
+        assert_eq!(sub(1, Some(0)), s(""));
+        assert_eq!(sub(-2, Some(-2)), s("el"));
+        assert_eq!(sub(0, None), s("hello"));
+        assert_eq!(sub(2, Some(2)), s("el"));
+        assert_eq!(
+            call("substring", &[s("😀ü"), Value::Int(2), Value::Int(1)]).unwrap(),
+            s("ü")
+        );
+    }
+
+    #[test]
+    fn regexp_extract_matches_duckdb() {
+        assert_eq!(
+            call("regexp_extract", &[s("abc123"), s("[0-9]+")]).unwrap(),
+            s("123")
+        );
+        assert_eq!(
+            call("regexp_extract", &[s("abc"), s("[0-9]+")]).unwrap(),
+            s("")
+        );
+        assert_eq!(
+            call(
+                "regexp_extract",
+                &[s("abc123"), s("([a-z]+)([0-9]+)"), Value::Int(2)]
+            )
+            .unwrap(),
+            s("123")
+        );
+        assert_eq!(
+            call(
+                "regexp_extract",
+                &[s("abc123"), s("([a-z]+)([0-9]+)"), Value::Int(3)]
+            )
+            .unwrap(),
+            s("")
+        );
+        assert_eq!(call("regexp_extract", &[s("abc"), s("")]).unwrap(), s(""));
+        assert_eq!(call("regexp_extract", &[s("ABC"), s("b")]).unwrap(), s(""));
+        assert_eq!(
+            call("regexp_extract", &[Value::Null, s("a")]).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            call(
+                "regexp_extract",
+                &[s("john@example.com"), s("^[^@]+"), Value::Int(0)]
+            )
+            .unwrap(),
+            s("john")
+        );
+        assert_eq!(
+            call(
+                "regexp_extract",
+                &[s("john@example.com"), s("@(.+)$"), Value::Int(1)]
+            )
+            .unwrap(),
+            s("example.com")
+        );
+        assert!(call("regexp_extract", &[s("x"), s("(")]).is_err());
+    }
+}

@@ -1,0 +1,439 @@
+//! Prediction: candidate generation over the blocking indexes, Fellegi-Sunter scoring, and
+//! streaming of scored pairs in bounded, deterministically ordered chunks.
+//!
+//! Output order is (blocking rule, pass, anchor record, partner record): pass A pairs a new
+//! left record with later records; pass B (only with a new-record restriction) pairs an old
+//! left record with a new right record.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Serialize, Serializer};
+
+use crate::blocking::{RuleIndex, rule_holds};
+use crate::error::{EvalError, Result};
+use crate::model::{Model, TfAdjust};
+use crate::records::{NULL, RecordSet};
+use crate::sql::PairCtx;
+
+/// How `match_key` is numbered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MatchKeyMode {
+    /// As the reference system's rewritten rules `(R_k) and l.job_id = J` (key 2k) and
+    /// `(R_k) and r.job_id = J` (key 2k+1): 2k when the left record is new, else 2k+1.
+    #[default]
+    Reference,
+    /// The index k of the first blocking rule that produced the pair.
+    Plain,
+}
+
+/// Options of [`Model::predict`].
+#[derive(Debug, Clone)]
+pub struct PredictOptions {
+    /// If set, only pairs with at least one record whose id is in this set are produced (new vs
+    /// new and new vs old, never old vs old). `None` = every record is new.
+    pub new_records: Option<HashSet<i64>>,
+    /// Numbering of `match_key`.
+    pub match_key_mode: MatchKeyMode,
+    /// Keep only pairs with `match_probability > threshold` (strict). `None` keeps all.
+    pub threshold: Option<f64>,
+    /// Fill [`ScoredPair::explain`].
+    pub explain: bool,
+    /// Approximate number of candidate pairs per parallel work unit.
+    pub chunk_pairs: usize,
+    /// Approximate number of candidate pairs in flight (bounds memory).
+    pub window_pairs: usize,
+}
+
+impl Default for PredictOptions {
+    fn default() -> Self {
+        Self {
+            new_records: None,
+            match_key_mode: MatchKeyMode::Reference,
+            threshold: None,
+            explain: false,
+            chunk_pairs: 4096,
+            window_pairs: 1 << 18,
+        }
+    }
+}
+
+/// Per-comparison explanation of a pair's score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparisonExplain {
+    /// Comparison vector value of the chosen level (-1 = null level or no level matched).
+    pub gamma: i32,
+    /// Index of the chosen level in the comparison (None if no level matched).
+    pub level: Option<u16>,
+    /// The chosen level's label.
+    #[serde(serialize_with = "ser_arc_str")]
+    pub label: Arc<str>,
+    /// Bayes factor of the chosen level (`bf_<comparison>`).
+    pub bayes_factor: f64,
+    /// log2 of `bayes_factor`.
+    pub match_weight: f64,
+    /// Term frequency of the left value (`tf_<col>_l`), for comparisons with a TF column.
+    pub tf_l: Option<f64>,
+    /// Term frequency of the right value (`tf_<col>_r`).
+    pub tf_r: Option<f64>,
+    /// TF adjustment as a Bayes factor (`bf_tf_adj_<comparison>`; 1 if none).
+    pub tf_adjustment_bayes_factor: f64,
+    /// log2 of `tf_adjustment_bayes_factor`.
+    pub tf_adjustment_weight: f64,
+}
+
+fn ser_arc_str<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v)
+}
+
+/// A scored candidate pair (`id_l < id_r`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoredPair {
+    /// Left record id.
+    pub id_l: i64,
+    /// Right record id.
+    pub id_r: i64,
+    /// log2 of the total Bayes factor.
+    pub match_weight: f64,
+    /// Posterior match probability.
+    pub match_probability: f64,
+    /// Blocking rule key, see [`MatchKeyMode`].
+    pub match_key: u32,
+    /// Per comparison, when [`PredictOptions::explain`] is set.
+    pub explain: Vec<ComparisonExplain>,
+}
+
+/// Counts and timings of a prediction run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PredictStats {
+    /// Candidate pairs scored.
+    pub candidate_pairs: u64,
+    /// Pairs passed to the sink (after the threshold).
+    pub pairs_emitted: u64,
+    /// Seconds spent building TF tables.
+    pub tf_seconds: f64,
+    /// Seconds spent building blocking indexes.
+    pub index_seconds: f64,
+    /// Seconds spent enumerating, scoring and emitting pairs.
+    pub scoring_seconds: f64,
+}
+
+/// Term-frequency tables per column (indexed by dictionary code).
+struct TfTables {
+    by_column: Vec<Option<Vec<f64>>>,
+}
+
+impl TfTables {
+    fn build(model: &Model, rs: &RecordSet) -> Self {
+        let mut by_column: Vec<Option<Vec<f64>>> = vec![None; rs.columns.len()];
+        let cols = model.comparisons.iter().filter_map(|c| c.tf_column);
+        for col in cols {
+            if by_column[col].is_some() {
+                continue;
+            }
+            let column = &rs.columns[col];
+            let mut counts = vec![0u64; column.dict.len()];
+            let mut total = 0u64;
+            for &c in &column.codes {
+                if c != NULL {
+                    counts[c as usize] += 1;
+                    total += 1;
+                }
+            }
+            by_column[col] = Some(
+                counts
+                    .into_iter()
+                    .map(|k| k as f64 / total as f64)
+                    .collect(),
+            );
+        }
+        Self { by_column }
+    }
+
+    #[inline]
+    fn get(&self, rs: &RecordSet, col: usize, i: usize) -> Option<f64> {
+        let code = rs.columns[col].codes[i];
+        if code == NULL {
+            return None;
+        }
+        self.by_column[col].as_ref().map(|t| t[code as usize])
+    }
+}
+
+/// Splink's TF adjustment Bayes factor.
+fn tf_adjustment(adj: &TfAdjust, tf_l: Option<f64>, tf_r: Option<f64>) -> f64 {
+    let (Some(a), Some(b)) = (tf_l.or(tf_r), tf_r.or(tf_l)) else {
+        return 1.0;
+    };
+    let divisor = if adj.min_u == 0.0 {
+        if a >= b { a } else { b }
+    } else if a >= b && a > adj.min_u {
+        a
+    } else if b > adj.min_u {
+        b
+    } else {
+        adj.min_u
+    };
+    let x = adj.u_exact / divisor;
+    if adj.weight == 1.0 {
+        x
+    } else {
+        x.powf(adj.weight)
+    }
+}
+
+/// One unit of work: an anchor record and a slice of its partners.
+#[derive(Clone, Copy)]
+struct Task<'i> {
+    rule: usize,
+    /// Pass B: the anchor is the right record.
+    anchor_is_right: bool,
+    anchor: usize,
+    partners: &'i [u32],
+}
+
+impl Model {
+    /// Blocks and scores `records`, passing scored pairs to `sink` in chunks, in deterministic
+    /// order. Memory stays bounded by [`PredictOptions::window_pairs`] whatever the input size.
+    pub fn predict<F>(
+        &self,
+        records: &RecordSet,
+        opts: &PredictOptions,
+        mut sink: F,
+    ) -> Result<PredictStats>
+    where
+        F: FnMut(&[ScoredPair]) -> Result<()>,
+    {
+        let mut stats = PredictStats::default();
+        let t0 = Instant::now();
+        let tf = TfTables::build(self, records);
+        stats.tf_seconds = t0.elapsed().as_secs_f64();
+
+        let t1 = Instant::now();
+        let restricted = opts.new_records.is_some();
+        let is_new: Vec<bool> = match &opts.new_records {
+            None => vec![true; records.len()],
+            Some(ids) => records.ids().iter().map(|id| ids.contains(id)).collect(),
+        };
+        let new_positions: Vec<usize> = (0..records.len()).filter(|&i| is_new[i]).collect();
+        let indexes: Vec<RuleIndex> = self
+            .blocking
+            .iter()
+            .map(|rule| RuleIndex::build(rule, records, restricted))
+            .collect::<Result<_, _>>()?;
+        stats.index_seconds = t1.elapsed().as_secs_f64();
+
+        let t2 = Instant::now();
+        let chunk = opts.chunk_pairs.max(1);
+        let mut window: Vec<Vec<Task<'_>>> = Vec::new();
+        let mut current: Vec<Task<'_>> = Vec::new();
+        let (mut current_pairs, mut window_pairs) = (0usize, 0usize);
+        for (k, idx) in indexes.iter().enumerate() {
+            for anchor_is_right in [false, true] {
+                if anchor_is_right && !restricted {
+                    continue;
+                }
+                for &anchor in &new_positions {
+                    let all = if anchor_is_right {
+                        idx.partners_before(anchor)
+                    } else {
+                        idx.partners_after(anchor)
+                    };
+                    for partners in all.chunks(chunk) {
+                        current.push(Task {
+                            rule: k,
+                            anchor_is_right,
+                            anchor,
+                            partners,
+                        });
+                        current_pairs += partners.len();
+                        if current_pairs >= chunk {
+                            window_pairs += current_pairs;
+                            window.push(std::mem::take(&mut current));
+                            current_pairs = 0;
+                        }
+                        if window_pairs >= opts.window_pairs {
+                            self.run_window(
+                                records,
+                                &indexes,
+                                &tf,
+                                &is_new,
+                                opts,
+                                &mut window,
+                                &mut stats,
+                                &mut sink,
+                            )?;
+                            window_pairs = 0;
+                        }
+                    }
+                }
+            }
+        }
+        if !current.is_empty() {
+            window.push(current);
+        }
+        self.run_window(
+            records,
+            &indexes,
+            &tf,
+            &is_new,
+            opts,
+            &mut window,
+            &mut stats,
+            &mut sink,
+        )?;
+        stats.scoring_seconds = t2.elapsed().as_secs_f64();
+        Ok(stats)
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "internal helper threading the run's state"
+    )]
+    fn run_window<F>(
+        &self,
+        rs: &RecordSet,
+        indexes: &[RuleIndex],
+        tf: &TfTables,
+        is_new: &[bool],
+        opts: &PredictOptions,
+        window: &mut Vec<Vec<Task<'_>>>,
+        stats: &mut PredictStats,
+        sink: &mut F,
+    ) -> Result<()>
+    where
+        F: FnMut(&[ScoredPair]) -> Result<()>,
+    {
+        let results: Vec<Result<(Vec<ScoredPair>, u64), EvalError>> = window
+            .par_iter()
+            .map(|tasks| {
+                let mut out = Vec::new();
+                let mut scored = 0u64;
+                for t in tasks {
+                    for &p in t.partners {
+                        let (l, r) = if t.anchor_is_right {
+                            (p as usize, t.anchor)
+                        } else {
+                            (t.anchor, p as usize)
+                        };
+                        if t.anchor_is_right && is_new[l] {
+                            continue; // produced by pass A already
+                        }
+                        let ctx = PairCtx { rs, l, r };
+                        if let Some(res) = &self.blocking[t.rule].residual {
+                            if !res.is_true(&ctx)? {
+                                continue;
+                            }
+                        }
+                        let mut earlier = false;
+                        for j in 0..t.rule {
+                            if rule_holds(&self.blocking[j], &indexes[j], &ctx)? {
+                                earlier = true;
+                                break;
+                            }
+                        }
+                        if earlier {
+                            continue;
+                        }
+                        scored += 1;
+                        let match_key = match opts.match_key_mode {
+                            MatchKeyMode::Plain => t.rule as u32,
+                            MatchKeyMode::Reference => 2 * t.rule as u32 + u32::from(!is_new[l]),
+                        };
+                        let pair = self.score(&ctx, tf, match_key, opts.explain)?;
+                        if opts.threshold.is_none_or(|th| pair.match_probability > th) {
+                            out.push(pair);
+                        }
+                    }
+                }
+                Ok((out, scored))
+            })
+            .collect();
+        window.clear();
+        for r in results {
+            let (pairs, scored) = r?;
+            stats.candidate_pairs += scored;
+            stats.pairs_emitted += pairs.len() as u64;
+            if !pairs.is_empty() {
+                sink(&pairs)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Scores one pair: levels in order, first TRUE wins; BF = prior × Π bf × Π bf_tf_adj.
+    fn score(
+        &self,
+        ctx: &PairCtx<'_>,
+        tf: &TfTables,
+        match_key: u32,
+        explain: bool,
+    ) -> Result<ScoredPair, EvalError> {
+        let mut bf = self.prior_bayes_factor;
+        let mut parts = if explain {
+            Vec::with_capacity(self.comparisons.len())
+        } else {
+            Vec::new()
+        };
+        for comp in &self.comparisons {
+            let mut chosen = None;
+            for (j, level) in comp.levels.iter().enumerate() {
+                let hit = match &level.condition {
+                    None => true,
+                    Some(c) => c.is_true(ctx)?,
+                };
+                if hit {
+                    chosen = Some(j);
+                    break;
+                }
+            }
+            let level = chosen.map(|j| &comp.levels[j]);
+            let level_bf = level.map_or(1.0, |l| l.bayes_factor);
+            bf *= level_bf;
+            let (tf_l, tf_r) = match comp.tf_column {
+                Some(col) => (tf.get(ctx.rs, col, ctx.l), tf.get(ctx.rs, col, ctx.r)),
+                None => (None, None),
+            };
+            let mut adj = 1.0;
+            if let Some(a) = level.and_then(|l| l.tf.as_ref()) {
+                let (al, ar) = (
+                    tf.get(ctx.rs, a.column, ctx.l),
+                    tf.get(ctx.rs, a.column, ctx.r),
+                );
+                adj = tf_adjustment(a, al, ar);
+            }
+            if comp.tf_column.is_some() {
+                bf *= adj;
+            }
+            if explain {
+                parts.push(ComparisonExplain {
+                    gamma: level.map_or(-1, |l| l.gamma),
+                    level: chosen.map(|j| j as u16),
+                    label: level.map_or_else(|| Arc::from("no level matched"), |l| l.label.clone()),
+                    bayes_factor: level_bf,
+                    match_weight: level_bf.log2(),
+                    tf_l,
+                    tf_r,
+                    tf_adjustment_bayes_factor: adj,
+                    tf_adjustment_weight: adj.log2(),
+                });
+            }
+        }
+        let ids = ctx.rs.ids();
+        let match_probability = if bf == f64::INFINITY {
+            1.0
+        } else {
+            bf / (1.0 + bf)
+        };
+        Ok(ScoredPair {
+            id_l: ids[ctx.l],
+            id_r: ids[ctx.r],
+            match_weight: bf.log2(),
+            match_probability,
+            match_key,
+            explain: parts,
+        })
+    }
+}
