@@ -35,7 +35,7 @@ pub use error::{
     Error, EvalError, FunctionError, RegistryError, Result, ValidationError, ValidationErrors,
 };
 pub use float_fmt::format_g17;
-pub use functions::{ArgType, Arity, FunctionDef, FunctionImpl, FunctionRegistry};
+pub use functions::{ArgType, Arity, FunctionDef, FunctionImpl, FunctionRegistry, Specializer};
 pub use model::{Comparison, ComparisonLevel, Model};
 pub use predict::{ComparisonExplain, MatchKeyMode, PredictOptions, PredictStats, ScoredPair};
 pub use records::{RecordSet, RecordSetBuilder};

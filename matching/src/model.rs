@@ -80,8 +80,26 @@ impl Model {
         schema: &Schema,
         registry: &FunctionRegistry,
     ) -> Result<Model, ValidationErrors> {
-        let settings = Settings::from_json(json)?;
-        Model::compile(&settings, schema, registry)
+        let doc: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+            ValidationErrors(vec![ValidationError::new("", format!("invalid JSON: {e}"))])
+        })?;
+        let (settings, mut errors) = Settings::parse_lenient(&doc);
+        let Some(settings) = settings else {
+            return Err(ValidationErrors(errors));
+        };
+        match Model::compile(&settings, schema, registry) {
+            Ok(model) if errors.is_empty() => Ok(model),
+            Ok(_) => Err(ValidationErrors(errors)),
+            Err(more) => {
+                // Syntax errors are found by both stages; report each problem once.
+                for e in more.0 {
+                    if !errors.contains(&e) {
+                        errors.push(e);
+                    }
+                }
+                Err(ValidationErrors(errors))
+            }
+        }
     }
 
     /// Compiles validated settings against a schema and a function registry, reporting every
@@ -101,7 +119,7 @@ impl Model {
             let mut next_gamma = n_non_null - 1;
             for (j, ls) in cs.levels.iter().enumerate() {
                 let lpath = format!("{path}.comparison_levels[{j}]");
-                let condition = if ls.is_else() {
+                let condition = if ls.is_else() || ls.sql_condition.trim().is_empty() {
                     None
                 } else {
                     match compile_condition(&ls.sql_condition, schema, registry) {

@@ -183,12 +183,19 @@ impl Settings {
 
     /// Like [`Settings::from_json`] for an already parsed document.
     pub fn from_value(doc: &Json) -> Result<Settings, ValidationErrors> {
+        match Self::parse_lenient(doc) {
+            (Some(s), errors) if errors.is_empty() => Ok(s),
+            (_, errors) => Err(ValidationErrors(errors)),
+        }
+    }
+
+    /// Parses as much as possible: the settings (with invalid parts defaulted or left out)
+    /// plus every structural problem, so that compiling can report its own problems too.
+    pub(crate) fn parse_lenient(doc: &Json) -> (Option<Settings>, Vec<ValidationError>) {
         let mut cx = Ctx { errors: Vec::new() };
         let Some(obj) = doc.as_object() else {
-            return Err(ValidationErrors(vec![ValidationError::new(
-                "",
-                format!("expected a JSON object, got {}", kind(doc)),
-            )]));
+            let e = ValidationError::new("", format!("expected a JSON object, got {}", kind(doc)));
+            return (None, vec![e]);
         };
         let link_type = match cx.string(obj, "link_type", "") {
             None => LinkType::DedupeOnly,
@@ -309,19 +316,16 @@ impl Settings {
             }
         };
 
-        if cx.errors.is_empty() {
-            Ok(Settings {
-                link_type,
-                comparisons,
-                blocking_rules,
-                probability_two_random_records_match: prior,
-                em_convergence,
-                max_iterations,
-                unique_id_column_name,
-            })
-        } else {
-            Err(ValidationErrors(cx.errors))
-        }
+        let settings = Settings {
+            link_type,
+            comparisons,
+            blocking_rules,
+            probability_two_random_records_match: prior,
+            em_convergence,
+            max_iterations,
+            unique_id_column_name,
+        };
+        (Some(settings), cx.errors)
     }
 }
 
