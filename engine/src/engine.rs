@@ -412,7 +412,12 @@ pub(crate) async fn enqueue(
 ) -> Result<()> {
     let mut builder = TaskBuilder::new(serde_json::to_vec(&task)?);
     if let Some(delay) = delay {
-        builder = builder.run_after(delay);
+        // apalis stores `run_at` in whole seconds: round up, so a retry never runs before its backoff.
+        let due = std::time::SystemTime::now() + delay;
+        let secs = due
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        builder = builder.run_at_timestamp(secs.as_secs() + u64::from(secs.subsec_nanos() > 0));
     }
     let task: PgTask = builder.build();
     push_tasks(conn, queue, vec![task]).await?;

@@ -48,6 +48,11 @@ impl Engine {
                 .map_err(|e| Error::Worker(e.to_string()))
                 .and_then(|r| r);
             if let Err(error) = outcome {
+                if self.inner.pool.is_closed() {
+                    // The owner closed the pool: the process is going away.
+                    tracing::debug!(%error, "Worker stopped: the database pool was closed.");
+                    continue;
+                }
                 tracing::error!(%error, "Worker stopped with an error.");
                 shutdown.cancel();
                 first_error.get_or_insert(error);

@@ -15,9 +15,10 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 pub mod semconv;
 
@@ -95,10 +96,19 @@ pub fn init_with_provider(provider: SdkTracerProvider, log_filter: &str) -> Resu
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     opentelemetry::global::set_tracer_provider(provider.clone());
     let tracer = provider.tracer("idem");
+    // The log filter applies to logs only: spans at INFO and above always reach OpenTelemetry, so a run's
+    // traceparent exists (and traces are complete) whatever RUST_LOG says.
     tracing_subscriber::registry()
-        .with(EnvFilter::try_new(log_filter)?)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(EnvFilter::try_new(log_filter)?),
+        )
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(LevelFilter::INFO),
+        )
         .try_init()?;
     Ok(TelemetryGuard { provider })
 }
