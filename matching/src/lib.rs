@@ -22,6 +22,7 @@ mod csv_io;
 mod error;
 mod float_fmt;
 mod functions;
+mod literal;
 mod model;
 mod predict;
 mod records;

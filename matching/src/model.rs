@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::blocking::BlockingRule;
 use crate::error::{ValidationError, ValidationErrors};
 use crate::functions::FunctionRegistry;
+use crate::literal::duckdb_float_literal as duck;
 use crate::schema::Schema;
 use crate::settings::Settings;
 use crate::sql::{Node, compile_condition};
@@ -24,7 +25,7 @@ pub struct ComparisonLevel {
     pub m: f64,
     /// u probability (NaN for null levels).
     pub u: f64,
-    /// Bayes factor m/u (1 for null levels).
+    /// Bayes factor m/u as DuckDB sees it in Splink's SQL (1 for null levels).
     pub bayes_factor: f64,
     /// log2 of the Bayes factor.
     pub match_weight: f64,
@@ -155,7 +156,7 @@ impl Model {
                 } else if u == 0.0 {
                     f64::INFINITY
                 } else {
-                    m / u
+                    duck(m / u)
                 };
                 levels.push(ComparisonLevel {
                     label: ls
@@ -222,9 +223,9 @@ impl Model {
                 };
                 levels[j].tf = Some(TfAdjust {
                     column: col,
-                    weight: ls.tf_adjustment_weight,
-                    min_u: ls.tf_minimum_u_value,
-                    u_exact,
+                    weight: duck(ls.tf_adjustment_weight),
+                    min_u: duck(ls.tf_minimum_u_value),
+                    u_exact: duck(u_exact),
                 });
             }
             let output_column_name = cs.output_column_name.clone().unwrap_or_else(|| {
@@ -267,7 +268,7 @@ impl Model {
             comparisons,
             blocking,
             probability_two_random_records_match: p,
-            prior_bayes_factor: p / (1.0 - p),
+            prior_bayes_factor: duck(p / (1.0 - p)),
         })
     }
 

@@ -45,4 +45,6 @@ pub(crate) fn assert_close(what: &str, expected: &str, actual: &str, rel_tol: f6
     let (e, a): (f64, f64) = (expected.parse().unwrap(), actual.parse().unwrap());
     let scale = e.abs().max(a.abs()).max(1.0);
     assert!((e - a).abs() <= rel_tol * scale, "{what}: expected {expected}, got {actual}");
+    // Splink's constants are reproduced bit for bit (see literal.rs), so the text matches too.
+    assert_eq!(expected, actual, "{what}: 17-digit text");
 }

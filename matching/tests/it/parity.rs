@@ -44,6 +44,9 @@ fn check(name: &str, csv: &str, model: &str) {
         let (ew, ep): (f64, f64) = (row[mw].parse().unwrap(), row[mp].parse().unwrap());
         assert!((ew - p.match_weight).abs() <= 1e-9, "{what}: match_weight {ew} vs {}", p.match_weight);
         assert!((ep - p.match_probability).abs() <= 1e-9, "{what}: match_probability {ep} vs {}", p.match_probability);
+        // Stronger than the 1e-9 tolerance: the 17-significant-digit text is identical.
+        assert_eq!(format_g17(p.match_weight), row[mw], "{what}: match_weight text");
+        assert_eq!(format_g17(p.match_probability), row[mp], "{what}: match_probability text");
         max_diff = max_diff.max((ew - p.match_weight).abs()).max((ep - p.match_probability).abs());
         for (c, e) in model.comparisons.iter().zip(&p.explain) {
             let out = &c.output_column_name;
