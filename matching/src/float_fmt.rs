@@ -58,7 +58,7 @@ mod tests {
     // Expected strings produced by Python: "%.17g" % x.
     #[test]
     fn matches_python_percent_17g() {
-        assert_eq!(format_g17(0.99999999999742928), "0.99999999999742928");
+        assert_eq!(format_g17(0.999_999_999_997_429_3), "0.99999999999742928");
         assert_eq!(format_g17(38.500984009654566), "38.500984009654566");
         assert_eq!(format_g17(2.5825112339238675e-05), "2.5825112339238675e-05");
         assert_eq!(format_g17(1.0), "1");

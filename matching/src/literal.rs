@@ -46,10 +46,19 @@ mod tests {
     // Expected values from DuckDB 1.4.0: `select cast(<literal> as float8)`.
     #[test]
     fn reproduces_duckdb_decimal_literal_casts() {
-        assert_eq!(duckdb_float_literal(0.0015103890272278237), 0.0015103890272278235);
+        assert_eq!(
+            duckdb_float_literal(0.0015103890272278237),
+            0.0015103890272278235
+        );
         assert_eq!(duckdb_float_literal(199.19005229793308), 199.19005229793308);
-        assert_eq!(duckdb_float_literal(0.0002249637070269523), 0.0002249637070269523);
-        assert_eq!(duckdb_float_literal(0.00010593708390925175), 0.00010593708390925177);
+        assert_eq!(
+            duckdb_float_literal(0.0002249637070269523),
+            0.0002249637070269523
+        );
+        assert_eq!(
+            duckdb_float_literal(0.00010593708390925175),
+            0.00010593708390925177
+        );
         assert_eq!(duckdb_float_literal(99.32543931360959), 99.32543931360959);
         assert_eq!(duckdb_float_literal(959.6259291837061), 959.6259291837061);
         assert_eq!(duckdb_float_literal(5.918196138384864), 5.918196138384864);

@@ -322,14 +322,14 @@ impl Model {
                             continue; // produced by pass A already
                         }
                         let ctx = PairCtx { rs, l, r };
-                        if let Some(res) = &self.blocking[t.rule].residual {
-                            if !res.is_true(&ctx)? {
-                                continue;
-                            }
+                        if let Some(res) = &self.blocking[t.rule].residual
+                            && !res.is_true(&ctx)?
+                        {
+                            continue;
                         }
                         let mut earlier = false;
-                        for j in 0..t.rule {
-                            if rule_holds(&self.blocking[j], &indexes[j], &ctx)? {
+                        for (rule, idx) in self.blocking.iter().zip(indexes).take(t.rule) {
+                            if rule_holds(rule, idx, &ctx)? {
                                 earlier = true;
                                 break;
                             }

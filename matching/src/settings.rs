@@ -409,7 +409,7 @@ fn parse_level(cx: &mut Ctx, l: &Json, path: &str) -> Option<ComparisonLevelSett
                 &format!("{path}.{key}"),
                 format!("{key} must not be set on a null level"),
             ),
-            (false, None) if !obj.get(key).is_some_and(|x| !x.is_null()) => cx.err(
+            (false, None) if obj.get(key).is_none_or(|x| x.is_null()) => cx.err(
                 &format!("{path}.{key}"),
                 format!("missing {key} (required on a non-null level)"),
             ),

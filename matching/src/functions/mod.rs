@@ -76,14 +76,15 @@ pub enum ArgType {
 
 impl ArgType {
     pub(crate) fn admits(self, v: &Value<'_>) -> bool {
-        match (self, v) {
-            (ArgType::Any, _) | (_, Value::Null) => true,
-            (ArgType::Text, Value::Text(_)) => true,
-            (ArgType::Number, Value::Int(_) | Value::Float(_)) => true,
-            (ArgType::Boolean, Value::Bool(_)) => true,
-            (ArgType::Timestamp, Value::Timestamp(_) | Value::Text(_)) => true,
-            _ => false,
-        }
+        matches!(
+            (self, v),
+            (ArgType::Any, _)
+                | (_, Value::Null)
+                | (ArgType::Text, Value::Text(_))
+                | (ArgType::Number, Value::Int(_) | Value::Float(_))
+                | (ArgType::Boolean, Value::Bool(_))
+                | (ArgType::Timestamp, Value::Timestamp(_) | Value::Text(_))
+        )
     }
 }
 
@@ -217,13 +218,13 @@ impl FunctionRegistry {
                 reason: "empty name".into(),
             });
         }
-        if let Arity::Range(lo, hi) = def.arity {
-            if lo > hi {
-                return Err(RegistryError::Invalid {
-                    name: def.name,
-                    reason: "arity range is reversed".into(),
-                });
-            }
+        if let Arity::Range(lo, hi) = def.arity
+            && lo > hi
+        {
+            return Err(RegistryError::Invalid {
+                name: def.name,
+                reason: "arity range is reversed".into(),
+            });
         }
         let names: Vec<String> = std::iter::once(&def.name)
             .chain(&def.aliases)

@@ -153,10 +153,10 @@ impl Compiler<'_> {
         }
         let lower = name.to_ascii_lowercase();
         for (suffix, side) in [("_l", Side::L), ("_r", Side::R)] {
-            if let Some(base) = lower.strip_suffix(suffix) {
-                if let Some(col) = self.schema.index_of(base) {
-                    return Node::Col { side, col };
-                }
+            if let Some(base) = lower.strip_suffix(suffix)
+                && let Some(col) = self.schema.index_of(base)
+            {
+                return Node::Col { side, col };
             }
         }
         self.err(Some(pos), format!("unknown column '{name}' (expected <column>_l or <column>_r, or l.<column> / r.<column>)"))
@@ -271,18 +271,18 @@ impl Compiler<'_> {
             })
             .collect();
         for (i, c) in consts.iter().enumerate() {
-            if let Some(v) = c {
-                if !def.arg_type(i).admits(v) {
-                    return self.err(
-                        Some(pos),
-                        format!(
-                            "argument {} of '{name}' must be {:?}, got {}",
-                            i + 1,
-                            def.arg_type(i),
-                            v.type_name()
-                        ),
-                    );
-                }
+            if let Some(v) = c
+                && !def.arg_type(i).admits(v)
+            {
+                return self.err(
+                    Some(pos),
+                    format!(
+                        "argument {} of '{name}' must be {:?}, got {}",
+                        i + 1,
+                        def.arg_type(i),
+                        v.type_name()
+                    ),
+                );
             }
         }
         let mut imp = def.implementation.clone();

@@ -364,10 +364,10 @@ impl Parser {
         let t = self.next();
         match t.tok {
             Tok::Num(s) => {
-                if !s.contains(['.', 'e', 'E']) {
-                    if let Ok(i) = s.parse::<i64>() {
-                        return Ok(Expr::Int(i));
-                    }
+                if !s.contains(['.', 'e', 'E'])
+                    && let Ok(i) = s.parse::<i64>()
+                {
+                    return Ok(Expr::Int(i));
                 }
                 s.parse::<f64>().map(Expr::Float).map_err(|_| SyntaxError {
                     pos: t.pos,

@@ -16,22 +16,36 @@ pub(crate) struct PairsCsv {
 
 impl PairsCsv {
     pub(crate) fn read(path: &std::path::Path) -> PairsCsv {
-        let mut rdr = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut rdr =
+            csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
-        let il = header.iter().position(|h| h == "id_l").expect("id_l column");
-        let ir = header.iter().position(|h| h == "id_r").expect("id_r column");
+        let il = header
+            .iter()
+            .position(|h| h == "id_l")
+            .expect("id_l column");
+        let ir = header
+            .iter()
+            .position(|h| h == "id_r")
+            .expect("id_r column");
         let mut rows = HashMap::new();
         for rec in rdr.records() {
             let rec = rec.unwrap();
             let row: Vec<String> = rec.iter().map(str::to_string).collect();
             let key = (row[il].parse().unwrap(), row[ir].parse().unwrap());
-            assert!(rows.insert(key, row).is_none(), "duplicate pair {key:?} in {}", path.display());
+            assert!(
+                rows.insert(key, row).is_none(),
+                "duplicate pair {key:?} in {}",
+                path.display()
+            );
         }
         PairsCsv { header, rows }
     }
 
     pub(crate) fn col(&self, name: &str) -> usize {
-        self.header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"))
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
     }
 }
 
@@ -44,7 +58,10 @@ pub(crate) fn assert_close(what: &str, expected: &str, actual: &str, rel_tol: f6
     }
     let (e, a): (f64, f64) = (expected.parse().unwrap(), actual.parse().unwrap());
     let scale = e.abs().max(a.abs()).max(1.0);
-    assert!((e - a).abs() <= rel_tol * scale, "{what}: expected {expected}, got {actual}");
+    assert!(
+        (e - a).abs() <= rel_tol * scale,
+        "{what}: expected {expected}, got {actual}"
+    );
     // Splink's constants are reproduced bit for bit (see literal.rs), so the text matches too.
     assert_eq!(expected, actual, "{what}: 17-digit text");
 }

@@ -9,7 +9,11 @@ fn score_csv_writes_reference_pairs_for_febrl() {
     let dir = std::env::temp_dir().join(format!("idem-matching-score-csv-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("febrl.pairs.csv");
-    let mut opts = ScoreCsvOptions::new(data("febrl/febrl_clean.csv"), data("febrl/febrl_model.json"), &out);
+    let mut opts = ScoreCsvOptions::new(
+        data("febrl/febrl_clean.csv"),
+        data("febrl/febrl_model.json"),
+        &out,
+    );
     opts.explain = true;
     let summary = score_csv(&opts).unwrap();
     assert_eq!(summary.rows_read, 40_000);
@@ -25,7 +29,10 @@ fn score_csv_writes_reference_pairs_for_febrl() {
     assert_eq!(ours.header.join(","), expected_header);
     assert_eq!(ours.rows.len(), reference.rows.len());
     for (key, row) in &ours.rows {
-        let exp = reference.rows.get(key).unwrap_or_else(|| panic!("extra pair {key:?}"));
+        let exp = reference
+            .rows
+            .get(key)
+            .unwrap_or_else(|| panic!("extra pair {key:?}"));
         for (i, name) in ours.header.iter().enumerate() {
             let e = &exp[reference.col(name)];
             match name.as_str() {
@@ -44,7 +51,10 @@ fn score_csv_writes_reference_pairs_for_febrl() {
     opts.explain = false;
     opts.threshold = 0.95;
     let summary = score_csv(&opts).unwrap();
-    assert_eq!(summary.pairs_written, 16_599, "reference summary: pairs_gt_auto at 0.95");
+    assert_eq!(
+        summary.pairs_written, 16_599,
+        "reference summary: pairs_gt_auto at 0.95"
+    );
     let ours = PairsCsv::read(&out);
     assert_eq!(ours.header.len(), 7);
     std::fs::remove_dir_all(&dir).ok();
@@ -65,11 +75,27 @@ fn score_csv_drops_exact_duplicates_and_renumbers() {
     ];
     std::fs::write(&csv, format!("\u{feff}{header}\n{}\n", body.join("\n"))).unwrap();
     let out = dir.join("out.csv");
-    let summary = score_csv(&ScoreCsvOptions::new(&csv, data("febrl/febrl_model.json"), &out)).unwrap();
-    assert_eq!((summary.rows_read, summary.exact_duplicates_dropped, summary.records), (4, 2, 2));
+    let summary = score_csv(&ScoreCsvOptions::new(
+        &csv,
+        data("febrl/febrl_model.json"),
+        &out,
+    ))
+    .unwrap();
+    assert_eq!(
+        (
+            summary.rows_read,
+            summary.exact_duplicates_dropped,
+            summary.records
+        ),
+        (4, 2, 2)
+    );
     let text = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[1].starts_with("a,b,") && lines[1].ends_with(",1,2,0"), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with("a,b,") && lines[1].ends_with(",1,2,0"),
+        "{}",
+        lines[1]
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
