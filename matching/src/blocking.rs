@@ -104,6 +104,16 @@ pub(crate) struct RuleIndex {
     by_rkey: Vec<u32>,
     /// Same for left keys, built only when needed.
     by_lkey: Option<Vec<u32>>,
+    /// Symmetric rules only: per position, its index in `by_rkey` and the bounds of its key
+    /// group there (so a lookup is O(1) instead of a binary search).
+    groups: Option<Groups>,
+}
+
+/// Position → (rank in the sorted array, group start, group end); `u32::MAX` rank = NULL key.
+struct Groups {
+    rank: Vec<u32>,
+    start: Vec<u32>,
+    end: Vec<u32>,
 }
 
 /// A canonical, type-aware key for interning an expression value.
@@ -194,12 +204,39 @@ impl RuleIndex {
         } else {
             None
         };
+        let groups = rkeys.is_none().then(|| {
+            let mut g = Groups {
+                rank: vec![u32::MAX; n],
+                start: vec![0; n],
+                end: vec![0; n],
+            };
+            let key = |q: usize| {
+                let i = by_rkey[q] as usize;
+                &lkeys[i * width..(i + 1) * width]
+            };
+            let mut s = 0;
+            while s < by_rkey.len() {
+                let mut e = s + 1;
+                while e < by_rkey.len() && key(e) == key(s) {
+                    e += 1;
+                }
+                for (q, &pos) in by_rkey.iter().enumerate().take(e).skip(s) {
+                    let i = pos as usize;
+                    g.rank[i] = q as u32;
+                    g.start[i] = s as u32;
+                    g.end[i] = e as u32;
+                }
+                s = e;
+            }
+            g
+        });
         Ok(Self {
             width,
             lkeys,
             rkeys,
             by_rkey,
             by_lkey,
+            groups,
         })
     }
 
@@ -233,6 +270,13 @@ impl RuleIndex {
 
     /// Candidate right partners of left record `l` with position > `l`: a slice of positions.
     pub(crate) fn partners_after(&self, l: usize) -> &[u32] {
+        if let Some(g) = &self.groups {
+            // Sorted by (key, position): the later members of l's group are exactly its partners.
+            return match g.rank[l] {
+                u32::MAX => &[],
+                q => &self.by_rkey[q as usize + 1..g.end[l] as usize],
+            };
+        }
         let rkeys = self.rkeys.as_deref().unwrap_or(&self.lkeys);
         let range = self.range_by(&self.by_rkey, rkeys, self.lkey(l));
         let slice = &self.by_rkey[range];
@@ -242,6 +286,12 @@ impl RuleIndex {
 
     /// Candidate left partners of right record `r` with position < `r`.
     pub(crate) fn partners_before(&self, r: usize) -> &[u32] {
+        if let Some(g) = &self.groups {
+            return match g.rank[r] {
+                u32::MAX => &[],
+                q => &self.by_rkey[g.start[r] as usize..q as usize],
+            };
+        }
         let sorted = self.by_lkey.as_deref().unwrap_or(&self.by_rkey);
         let range = self.range_by(sorted, &self.lkeys, self.rkey(r));
         let slice = &sorted[range];

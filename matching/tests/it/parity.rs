@@ -157,3 +157,58 @@ fn output_order_is_deterministic() {
         "pairs come out ordered by (match_key, id_l, id_r)"
     );
 }
+
+#[test]
+fn new_record_restriction_keeps_pairs_touching_new_records() {
+    let schema = Schema::person_record();
+    let json = std::fs::read_to_string(data("tuva_synth/tuva_synth_model.json")).unwrap();
+    let model = Model::from_json(&json, &schema, &FunctionRegistry::with_builtins()).unwrap();
+    let (records, _, _) =
+        read_records_csv(&data("tuva_synth/tuva_synth_clean.csv"), &schema).unwrap();
+    let reference = PairsCsv::read(&data("splink-reference/tuva_synth_clean.explain.csv"));
+    let mk = reference.col("match_key");
+    let is_new = |id: i64| id % 3 == 0;
+    let new_ids: std::collections::HashSet<i64> = records
+        .ids()
+        .iter()
+        .copied()
+        .filter(|&id| is_new(id))
+        .collect();
+    for mode in [MatchKeyMode::Reference, MatchKeyMode::Plain] {
+        let opts = PredictOptions {
+            new_records: Some(new_ids.clone()),
+            match_key_mode: mode,
+            ..PredictOptions::default()
+        };
+        let mut got = std::collections::BTreeMap::new();
+        model
+            .predict(&records, &opts, |chunk| {
+                for p in chunk {
+                    assert!(
+                        got.insert((p.id_l, p.id_r), p.match_key).is_none(),
+                        "pair produced twice"
+                    );
+                }
+                Ok(())
+            })
+            .unwrap();
+        let expected: std::collections::BTreeMap<(i64, i64), u32> = reference
+            .rows
+            .iter()
+            .filter(|((l, r), _)| is_new(*l) || is_new(*r))
+            .map(|(&(l, r), row)| {
+                let all_new_key: u32 = row[mk].parse().unwrap(); // 2k: every record was new
+                let key = match mode {
+                    MatchKeyMode::Reference => all_new_key + u32::from(!is_new(l)),
+                    MatchKeyMode::Plain => all_new_key / 2,
+                };
+                ((l, r), key)
+            })
+            .collect();
+        assert!(
+            expected.values().any(|k| k % 2 == 1) || mode == MatchKeyMode::Plain,
+            "old-vs-new pairs exist"
+        );
+        assert_eq!(got, expected, "{mode:?}");
+    }
+}
