@@ -6,7 +6,6 @@
 //! match keys use [`MatchKeyMode::Reference`] numbering like the splink-reference files.
 
 use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{BufWriter, Write};
@@ -19,6 +18,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::float_fmt::format_g17;
 use crate::functions::FunctionRegistry;
+use crate::fxhash::{FxBuild, FxHasher};
 use crate::model::Model;
 use crate::predict::{MatchKeyMode, PredictOptions, ScoredPair};
 use crate::records::{RecordSet, RecordSetBuilder, is_null_text};
@@ -118,7 +118,7 @@ pub fn read_records_csv(path: &Path, schema: &Schema) -> Result<(RecordSet, u64,
         }
     }
     let mut builder = RecordSetBuilder::new(schema.clone());
-    let mut seen: HashMap<u64, Vec<u32>> = HashMap::new();
+    let mut seen: HashMap<u64, Vec<u32>, FxBuild> = HashMap::default();
     let (mut rows, mut dropped) = (0u64, 0u64);
     let mut rec = csv::StringRecord::new();
     while rdr.read_record(&mut rec)? {
@@ -127,7 +127,7 @@ pub fn read_records_csv(path: &Path, schema: &Schema) -> Result<(RecordSet, u64,
             .iter()
             .map(|&i| rec.get(i).filter(|v| !is_null_text(v)))
             .collect();
-        let mut h = DefaultHasher::new();
+        let mut h = FxHasher::default();
         values.hash(&mut h);
         let bucket = seen.entry(h.finish()).or_default();
         if bucket

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
+use crate::fxhash::FxBuild;
 use crate::schema::Schema;
 
 /// Code of a NULL value.
@@ -77,7 +78,7 @@ pub struct RecordSetBuilder {
     schema: Schema,
     ids: Vec<i64>,
     columns: Vec<Column>,
-    interners: Vec<HashMap<Box<str>, u32>>,
+    interners: Vec<HashMap<Box<str>, u32, FxBuild>>,
 }
 
 /// Whether a raw value counts as NULL for matching.
@@ -93,7 +94,7 @@ impl RecordSetBuilder {
             schema,
             ids: Vec::new(),
             columns: vec![Column::default(); n],
-            interners: vec![HashMap::new(); n],
+            interners: vec![HashMap::default(); n],
         }
     }
 
@@ -116,14 +117,17 @@ impl RecordSetBuilder {
         self.ids.push(id);
         for (c, v) in values.iter().enumerate() {
             let code = match v {
-                Some(s) if !is_null_text(s) => {
-                    let col = &mut self.columns[c];
-                    let next = col.dict.len() as u32;
-                    *self.interners[c].entry((*s).into()).or_insert_with(|| {
+                Some(s) if !is_null_text(s) => match self.interners[c].get(*s) {
+                    // Look up before inserting: no allocation for values already seen.
+                    Some(&code) => code,
+                    None => {
+                        let col = &mut self.columns[c];
+                        let code = col.dict.len() as u32;
                         col.dict.push((*s).into());
-                        next
-                    })
-                }
+                        self.interners[c].insert((*s).into(), code);
+                        code
+                    }
+                },
                 _ => NULL,
             };
             self.columns[c].codes.push(code);

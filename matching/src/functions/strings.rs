@@ -448,6 +448,7 @@ mod tests {
         assert_eq!(i("hamming", "karolin", "kathrin"), Value::Int(3));
         assert_eq!(i("hamming", "abc", "abd"), Value::Int(1));
         assert_eq!(i("hamming", "üa", "üb"), Value::Int(1));
+        assert_eq!(i("mismatches", "abc", "abd"), Value::Int(1));
         assert!(
             call("hamming", &[s("abc"), s("ab")])
                 .unwrap_err()
@@ -488,6 +489,8 @@ mod tests {
     fn text_functions_match_duckdb() {
         assert_eq!(call("lower", &[s("ÜBER")]).unwrap(), s("über"));
         assert_eq!(call("lower", &[s("İ")]).unwrap(), s("i"));
+        assert_eq!(call("lcase", &[s("AB")]).unwrap(), s("ab"));
+        assert_eq!(call("char_length", &[s("ü")]).unwrap(), Value::Int(1));
         assert_eq!(call("upper", &[s("straße")]).unwrap(), s("STRAẞE"));
         assert_eq!(call("upper", &[s("ß")]).unwrap(), s("ẞ"));
         assert_eq!(call("trim", &[s("  a b  ")]).unwrap(), s("a b"));
@@ -579,5 +582,13 @@ mod tests {
             s("example.com")
         );
         assert!(call("regexp_extract", &[s("x"), s("(")]).is_err());
+        assert_eq!(
+            call("regexp_matches", &[s("abc"), s("b")]).unwrap(),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            call("regexp_matches", &[s("abc"), s("^b")]).unwrap(),
+            Value::Bool(false)
+        );
     }
 }
