@@ -69,7 +69,10 @@ impl Engine {
             .queue(&config.queue)
             .batch_size(config.batch_size.max(1))
             .heartbeat_interval(Duration::from_secs(5))
-            .missed_heartbeats(3);
+            .missed_heartbeats(3)
+            // idem's step rows say what is running; apalis's extra lock write per task is not needed (a
+            // fetched task is already locked to this worker as `Queued`).
+            .lock_tasks(false);
         // LISTEN/NOTIFY picks up new tasks at once; the interval picks up delayed retries, whose insert
         // does not notify.
         let strategy = Strategy::new()
@@ -311,6 +314,50 @@ impl Engine {
         retry: &RetryPolicy,
         outcome: Result<Value, StepError>,
     ) -> Result<()> {
+        match outcome {
+            Ok(output) => self.complete(task, worker, output).await,
+            Err(error) => self.fail(task, worker, name, base, retry, error).await,
+        }
+    }
+
+    /// The success path, the hot one: one statement, plus the next step's task in the same transaction.
+    async fn complete(&self, task: StepTask, worker: &str, output: Value) -> Result<()> {
+        let mut tx = self.inner.pool.begin().await?;
+        let row = sqlx::query(include_str!("queries/complete_step.sql"))
+            .bind(task.run_id)
+            .bind(task.step as i32)
+            .bind(task.attempt as i32)
+            .bind(worker)
+            .bind(&output)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !row.get::<bool, _>("owned") {
+            tracing::warn!("Attempt finished after losing its lease; its outcome is discarded.");
+            return Ok(());
+        }
+        if let Some(attempts) = row.get::<Option<i32>, _>("next_attempts") {
+            let next = StepTask {
+                run_id: task.run_id,
+                step: task.step + 1,
+                attempt: attempts as u32 + 1,
+            };
+            enqueue(&mut tx, &self.inner.config.queue, next, None).await?;
+        }
+        tx.commit().await?;
+        tracing::info!("Step attempt succeeded.");
+        Ok(())
+    }
+
+    /// The failure path: cancelled, retry after a backoff, or fail the run.
+    async fn fail(
+        &self,
+        task: StepTask,
+        worker: &str,
+        name: &str,
+        base: i32,
+        retry: &RetryPolicy,
+        error: StepError,
+    ) -> Result<()> {
         let run_id = task.run_id;
         let idx = task.step as i32;
         let attempt = task.attempt as i32;
@@ -335,119 +382,48 @@ impl Engine {
             tracing::warn!("Attempt finished after losing its lease; its outcome is discarded.");
             return Ok(());
         }
-        let cancelled = run_status.as_deref() == Some("cancelled");
-        let progress_sql =
+        let message = error.to_string();
+        tracing::Span::current().record("otel.status_code", "ERROR");
+        let attempt_status = if run_status.as_deref() == Some("cancelled") {
+            set_step(&mut tx, run_id, idx, "cancelled", Some(&message), None).await?;
+            tracing::info!(error = %message, "Step attempt ended by cancellation.");
+            "cancelled"
+        } else if error.is_retryable() && attempt - base < retry.max_attempts as i32 {
+            let delay = retry.backoff((attempt - base) as u32);
+            set_step(&mut tx, run_id, idx, "queued", Some(&message), Some(delay)).await?;
+            let next = StepTask {
+                run_id,
+                step: task.step,
+                attempt: task.attempt + 1,
+            };
+            enqueue(&mut tx, &self.inner.config.queue, next, Some(delay)).await?;
+            tracing::warn!(error = %message, delay_ms = delay.as_millis() as u64, "Step failed; will retry.");
+            "retrying"
+        } else {
+            set_step(&mut tx, run_id, idx, "failed", Some(&message), None).await?;
+            let why = if error.is_retryable() {
+                format!(
+                    "step '{name}' failed after {} attempts: {message}",
+                    retry.max_attempts
+                )
+            } else {
+                format!("step '{name}' failed: {message}")
+            };
+            fail_run(&mut tx, run_id, &why).await?;
+            tracing::error!(error = %message, "Step failed; run failed.");
+            "failed"
+        };
+        sqlx::query(
             "UPDATE workflow_step_attempts SET status = $4, error = $5, finished_at = now()
-                            WHERE run_id = $1 AND idx = $2 AND attempt = $3";
-        match outcome {
-            Ok(output) => {
-                sqlx::query(
-                    "UPDATE workflow_steps SET status = 'succeeded', output = $3, finished_at = now(),
-                     lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, updated_at = now()
-                     WHERE run_id = $1 AND idx = $2",
-                )
-                .bind(run_id)
-                .bind(idx)
-                .bind(&output)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(progress_sql)
-                    .bind(run_id)
-                    .bind(idx)
-                    .bind(attempt)
-                    .bind("succeeded")
-                    .bind(None::<String>)
-                    .execute(&mut *tx)
-                    .await?;
-                let next: Option<i32> = sqlx::query_scalar(
-                    "UPDATE workflow_steps SET status = CASE WHEN $3 THEN status ELSE 'queued' END,
-                     next_attempt_at = CASE WHEN $3 THEN NULL ELSE now() END, updated_at = now()
-                     WHERE run_id = $1 AND idx = $2 + 1 RETURNING attempts",
-                )
-                .bind(run_id)
-                .bind(idx)
-                .bind(cancelled)
-                .fetch_optional(&mut *tx)
-                .await?;
-                match next {
-                    Some(_) if cancelled => {}
-                    Some(attempts) => {
-                        let task = StepTask {
-                            run_id,
-                            step: task.step + 1,
-                            attempt: attempts as u32 + 1,
-                        };
-                        enqueue(&mut tx, &self.inner.config.queue, task, None).await?;
-                    }
-                    None => {
-                        sqlx::query(
-                            "UPDATE workflow_runs SET status = 'succeeded', output = $2, error = NULL,
-                             finished_at = now(), updated_at = now() WHERE id = $1",
-                        )
-                        .bind(run_id)
-                        .bind(&output)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                tracing::info!("Step attempt succeeded.");
-            }
-            Err(error) => {
-                let message = error.to_string();
-                let spent = attempt - base >= retry.max_attempts as i32;
-                tracing::Span::current().record("otel.status_code", "ERROR");
-                if cancelled {
-                    set_step(&mut tx, run_id, idx, "cancelled", Some(&message), None).await?;
-                    sqlx::query(progress_sql)
-                        .bind(run_id)
-                        .bind(idx)
-                        .bind(attempt)
-                        .bind("cancelled")
-                        .bind(&message)
-                        .execute(&mut *tx)
-                        .await?;
-                    tracing::info!(error = %message, "Step attempt ended by cancellation.");
-                } else if error.is_retryable() && !spent {
-                    let delay = retry.backoff((attempt - base) as u32);
-                    set_step(&mut tx, run_id, idx, "queued", Some(&message), Some(delay)).await?;
-                    sqlx::query(progress_sql)
-                        .bind(run_id)
-                        .bind(idx)
-                        .bind(attempt)
-                        .bind("retrying")
-                        .bind(&message)
-                        .execute(&mut *tx)
-                        .await?;
-                    let next = StepTask {
-                        run_id,
-                        step: task.step,
-                        attempt: task.attempt + 1,
-                    };
-                    enqueue(&mut tx, &self.inner.config.queue, next, Some(delay)).await?;
-                    tracing::warn!(error = %message, delay_ms = delay.as_millis() as u64, "Step failed; will retry.");
-                } else {
-                    set_step(&mut tx, run_id, idx, "failed", Some(&message), None).await?;
-                    sqlx::query(progress_sql)
-                        .bind(run_id)
-                        .bind(idx)
-                        .bind(attempt)
-                        .bind("failed")
-                        .bind(&message)
-                        .execute(&mut *tx)
-                        .await?;
-                    let why = if error.is_retryable() {
-                        format!(
-                            "step '{name}' failed after {} attempts: {message}",
-                            retry.max_attempts
-                        )
-                    } else {
-                        format!("step '{name}' failed: {message}")
-                    };
-                    fail_run(&mut tx, run_id, &why).await?;
-                    tracing::error!(error = %message, "Step failed; run failed.");
-                }
-            }
-        }
+             WHERE run_id = $1 AND idx = $2 AND attempt = $3",
+        )
+        .bind(run_id)
+        .bind(idx)
+        .bind(attempt)
+        .bind(attempt_status)
+        .bind(&message)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

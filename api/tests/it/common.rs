@@ -1,0 +1,50 @@
+//! Request helpers: `app(state).oneshot(req)` and JSON bodies.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use idem_api::AppState;
+use idem_engine::{Engine, EngineConfig, StepContext, StepError, Workflow};
+use serde_json::Value;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+/// `echo`: one step returning its input; `refuse`: one step failing permanently.
+pub fn workflows() -> Vec<Workflow> {
+    vec![
+        Workflow::new("echo", 1).step("echo", |_ctx: StepContext, v: Value| async move { Ok(v) }),
+        Workflow::new("refuse", 1).step("refuse", |_ctx: StepContext, _v: Value| async move {
+            Err::<Value, _>(StepError::permanent(std::io::Error::other("refused")))
+        }),
+    ]
+}
+
+pub async fn engine(pool: &PgPool) -> Engine {
+    idem_migrations::migrate(pool).await.expect("migrations apply");
+    let config = EngineConfig { workers: 1, poll_interval: Duration::from_millis(100), ..EngineConfig::default() };
+    Engine::new(pool.clone(), config, workflows())
+}
+
+pub fn app(engine: &Engine) -> Router {
+    idem_api::app(AppState { engine: engine.clone() })
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub json: Value,
+}
+
+pub async fn send(app: &Router, method: &str, uri: &str) -> Response {
+    let request = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+    assert_eq!(headers.get(header::CACHE_CONTROL).map(|v| v.to_str().unwrap()), Some("no-store"));
+    Response { status, headers, json }
+}

@@ -1,0 +1,140 @@
+//! Engine overhead benchmark (not a test): throughput of 3-step no-op runs with 1 and 4 workers, and the
+//! delay from `start` to the first step running.
+//!
+//! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p idem-engine --bench overhead`
+//! (uses and drops a database `idem_bench_engine`; `BENCH_RUNS` overrides the 10,000 runs).
+
+#[allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    reason = "shared with the tests"
+)]
+#[path = "../tests/it/workflows.rs"]
+mod workflows;
+
+use std::time::{Duration, Instant};
+
+use idem_engine::{Engine, EngineConfig, StartOptions};
+use serde_json::json;
+use sqlx::postgres::PgPoolOptions;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let base = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&base)
+        .await?;
+    sqlx::query("DROP DATABASE IF EXISTS idem_bench_engine WITH (FORCE)")
+        .execute(&admin)
+        .await?;
+    sqlx::query("CREATE DATABASE idem_bench_engine")
+        .execute(&admin)
+        .await?;
+    let url = format!(
+        "{}/idem_bench_engine",
+        base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b)
+    );
+    let pool = PgPoolOptions::new()
+        .max_connections(24)
+        .connect(&url)
+        .await?;
+    idem_migrations::migrate(&pool).await?;
+
+    println!("engine overhead: {runs} runs x 3 no-op steps");
+    for workers in [1usize, 4] {
+        let config = EngineConfig {
+            workers,
+            batch_size: 16,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::new(pool.clone(), config, workflows::all());
+        // Fill the queue first, then time the drain.
+        let started = Instant::now();
+        let input = json!({});
+        for chunk in (0..runs).collect::<Vec<_>>().chunks(500) {
+            let starts = chunk
+                .iter()
+                .map(|_| engine.start("noop", &input, StartOptions::default()));
+            for s in futures::future::join_all(starts).await {
+                s?;
+            }
+        }
+        let enqueue = started.elapsed();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn({
+            let engine = engine.clone();
+            let stop = shutdown.clone();
+            async move { engine.run_workers(stop).await }
+        });
+        let t0 = Instant::now();
+        loop {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM workflow_runs WHERE status <> 'succeeded'",
+            )
+            .fetch_one(&pool)
+            .await?;
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let drain = t0.elapsed();
+        println!(
+            "  workers={workers}: start {runs} runs {:.2}s ({:.0} runs/s); drain {:.2}s = {:.0} steps/s",
+            enqueue.as_secs_f64(),
+            runs as f64 / enqueue.as_secs_f64(),
+            drain.as_secs_f64(),
+            (runs * 3) as f64 / drain.as_secs_f64()
+        );
+
+        // Latency from start to the first step running, on idle workers.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut delays = Vec::new();
+        for _ in 0..50 {
+            let t = Instant::now();
+            let run = engine
+                .start("noop", &json!({}), StartOptions::default())
+                .await?
+                .run_id;
+            loop {
+                let started: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+                    "SELECT started_at FROM workflow_steps WHERE run_id = $1 AND idx = 0",
+                )
+                .bind(run)
+                .fetch_one(&pool)
+                .await?;
+                if started.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            delays.push(t.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        delays.sort();
+        println!(
+            "  workers={workers}: start -> first step running: median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            delays[delays.len() / 2].as_secs_f64() * 1e3,
+            delays[delays.len() * 95 / 100].as_secs_f64() * 1e3,
+            delays[delays.len() - 1].as_secs_f64() * 1e3
+        );
+        shutdown.cancel();
+        handle.await??;
+        sqlx::query("TRUNCATE workflow_step_attempts, workflow_steps, workflow_runs, apalis.jobs")
+            .execute(&pool)
+            .await?;
+    }
+    pool.close().await;
+    sqlx::query("DROP DATABASE IF EXISTS idem_bench_engine WITH (FORCE)")
+        .execute(&admin)
+        .await?;
+    Ok(())
+}
