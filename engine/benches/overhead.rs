@@ -3,6 +3,7 @@
 //!
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p idem-engine --bench overhead`
 //! (uses and drops a database `idem_bench_engine`; `BENCH_RUNS` overrides the 10,000 runs).
+#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
 #[allow(
     dead_code,

@@ -23,28 +23,47 @@ pub fn workflows() -> Vec<Workflow> {
 }
 
 pub async fn engine(pool: &PgPool) -> Engine {
-    idem_migrations::migrate(pool).await.expect("migrations apply");
-    let config = EngineConfig { workers: 1, poll_interval: Duration::from_millis(100), ..EngineConfig::default() };
+    idem_migrations::migrate(pool)
+        .await
+        .expect("migrations apply");
+    let config = EngineConfig {
+        workers: 1,
+        poll_interval: Duration::from_millis(100),
+        ..EngineConfig::default()
+    };
     Engine::new(pool.clone(), config, workflows())
 }
 
 pub fn app(engine: &Engine) -> Router {
-    idem_api::app(AppState { engine: engine.clone() })
+    idem_api::app(AppState {
+        engine: engine.clone(),
+    })
 }
 
 pub struct Response {
     pub status: StatusCode,
-    pub headers: axum::http::HeaderMap,
     pub json: Value,
 }
 
 pub async fn send(app: &Router, method: &str, uri: &str) -> Response {
-    let request = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .unwrap();
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
-    let headers = response.headers().clone();
+    let cache = response.headers().get(header::CACHE_CONTROL).cloned();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
-    assert_eq!(headers.get(header::CACHE_CONTROL).map(|v| v.to_str().unwrap()), Some("no-store"));
-    Response { status, headers, json }
+    let json = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("JSON body")
+    };
+    assert_eq!(
+        cache.as_ref().map(|v| v.to_str().unwrap()),
+        Some("no-store"),
+        "{method} {uri}"
+    );
+    Response { status, json }
 }

@@ -18,7 +18,10 @@ async fn health_check_and_unknown_urls(pool: PgPool) {
     assert_eq!((ok.status, ok.json), (StatusCode::OK, json!({})));
     let missing = send(&app, "GET", "/api/v1/nothing-here").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert_eq!(missing.json, json!({"error": {"code": "not_found", "message": "Resource not found"}}));
+    assert_eq!(
+        missing.json,
+        json!({"error": {"code": "not_found", "message": "Resource not found"}})
+    );
 }
 
 #[sqlx::test(migrations = false)]
@@ -27,7 +30,10 @@ async fn runs_can_be_listed_read_resumed_and_cancelled(pool: PgPool) {
     let app = app(&engine);
 
     // Not started by workers yet: pending, cancellable.
-    let pending = engine.start("echo", &json!({"x": 1}), StartOptions::default()).await.unwrap();
+    let pending = engine
+        .start("echo", &json!({"x": 1}), StartOptions::default())
+        .await
+        .unwrap();
     let read = send(&app, "GET", &format!("/api/v1/runs/{}", pending.run_id)).await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.json["run"]["status"], "pending");
@@ -35,11 +41,21 @@ async fn runs_can_be_listed_read_resumed_and_cancelled(pool: PgPool) {
     assert_eq!(read.json["run"]["input"], json!({"x": 1}));
     assert_eq!(read.json["run"]["steps"][0]["name"], "echo");
     assert_eq!(read.json["run"]["steps"][0]["status"], "queued");
-    let cancelled = send(&app, "POST", &format!("/api/v1/runs/{}/cancel", pending.run_id)).await;
+    let cancelled = send(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{}/cancel", pending.run_id),
+    )
+    .await;
     assert_eq!(cancelled.status, StatusCode::OK);
     assert_eq!(cancelled.json["run"]["status"], "cancelled");
     assert_eq!(cancelled.json["run"]["steps"][0]["status"], "cancelled");
-    let again = send(&app, "POST", &format!("/api/v1/runs/{}/cancel", pending.run_id)).await;
+    let again = send(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{}/cancel", pending.run_id),
+    )
+    .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.json["error"]["code"], "conflict");
 
@@ -48,18 +64,31 @@ async fn runs_can_be_listed_read_resumed_and_cancelled(pool: PgPool) {
     let workers = engine.clone();
     let stop = shutdown.clone();
     let handle = tokio::spawn(async move { workers.run_workers(stop).await });
-    let resumed = send(&app, "POST", &format!("/api/v1/runs/{}/resume", pending.run_id)).await;
+    let resumed = send(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{}/resume", pending.run_id),
+    )
+    .await;
     assert_eq!(resumed.status, StatusCode::OK);
     let run = poll(&app, &pending.run_id.to_string(), "succeeded").await;
     assert_eq!(run["output"], json!({"x": 1}));
-    let refused = send(&app, "POST", &format!("/api/v1/runs/{}/resume", pending.run_id)).await;
+    let refused = send(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{}/resume", pending.run_id),
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(
         refused.json["error"]["message"],
         format!("Cannot resume run {}: it is succeeded", pending.run_id)
     );
 
-    let failing = engine.start("refuse", &json!({}), StartOptions::default()).await.unwrap();
+    let failing = engine
+        .start("refuse", &json!({}), StartOptions::default())
+        .await
+        .unwrap();
     let run = poll(&app, &failing.run_id.to_string(), "failed").await;
     assert_eq!(run["error"], "step 'refuse' failed: refused");
     assert_eq!(run["steps"][0]["attempt_list"][0]["status"], "failed");
@@ -88,9 +117,19 @@ async fn runs_can_be_listed_read_resumed_and_cancelled(pool: PgPool) {
     );
 
     // Ids.
-    let unknown = send(&app, "GET", &format!("/api/v1/runs/{}", uuid::Uuid::new_v4())).await;
+    let unknown = send(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{}", uuid::Uuid::new_v4()),
+    )
+    .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let unknown = send(&app, "POST", &format!("/api/v1/runs/{}/resume", uuid::Uuid::new_v4())).await;
+    let unknown = send(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{}/resume", uuid::Uuid::new_v4()),
+    )
+    .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let malformed = send(&app, "GET", "/api/v1/runs/not-a-uuid").await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
@@ -108,7 +147,10 @@ async fn poll(app: &axum::Router, id: &str, status: &str) -> serde_json::Value {
         if run["status"] == status {
             return run;
         }
-        assert!(std::time::Instant::now() < deadline, "run never became {status}: {run}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run never became {status}: {run}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn shared(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared")
+        .join(path)
 }
 
 /// The Python with numpy, pandas and scipy that `.ci/run` sets up (`IDEM_TEST_PYTHON`), else `python3`.
@@ -48,11 +50,22 @@ fn idem_score_pairs_score_like_splinks() {
         .status()
         .expect("idem runs");
     assert!(status.success());
-    let header = std::fs::read_to_string(&pairs).unwrap().lines().next().unwrap().to_owned();
-    assert!(header.starts_with("source_person_id_l,source_person_id_r,match_weight,match_probability,id_l,id_r"));
+    let header = std::fs::read_to_string(&pairs)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(header.starts_with(
+        "source_person_id_l,source_person_id_r,match_weight,match_probability,id_l,id_r"
+    ));
 
     let ours = score_py(&csv, &pairs, &dir.join("ours.json"));
-    let splink = score_py(&csv, &shared("data/splink-reference/febrl_clean.pairs.csv"), &dir.join("splink.json"));
+    let splink = score_py(
+        &csv,
+        &shared("data/splink-reference/febrl_clean.pairs.csv"),
+        &dir.join("splink.json"),
+    );
     let strip = |mut v: serde_json::Value| {
         // The file names differ; every metric must not.
         if let Some(o) = v.as_object_mut() {
@@ -62,7 +75,10 @@ fn idem_score_pairs_score_like_splinks() {
         v
     };
     let (ours, splink) = (strip(ours), strip(splink));
-    assert!(ours.as_object().is_some_and(|o| !o.is_empty()), "score.py reported nothing: {ours}");
+    assert!(
+        ours.as_object().is_some_and(|o| !o.is_empty()),
+        "score.py reported nothing: {ours}"
+    );
     assert_eq!(ours, splink);
     std::fs::remove_dir_all(&dir).unwrap();
 }
