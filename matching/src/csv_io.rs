@@ -5,23 +5,22 @@
 //! dropped, and ids are 1-based row numbers after dropping. Every record counts as new, so
 //! match keys use [`MatchKeyMode::Reference`] numbering like the splink-reference files.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use hashbrown::HashTable;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::float_fmt::format_g17;
+use crate::float_fmt::write_g17;
 use crate::functions::FunctionRegistry;
-use crate::fxhash::{FxBuild, FxHasher};
 use crate::model::Model;
 use crate::predict::{MatchKeyMode, PredictOptions, ScoredPair};
-use crate::records::{RecordSet, RecordSetBuilder, is_null_text};
+use crate::records::{NULL, RecordSet, RecordSetBuilder, is_null_text};
 use crate::schema::Schema;
 
 /// Options of [`score_csv`].
@@ -95,6 +94,14 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// Reads a person-records CSV like the reference harness: returns the records (ids = 1-based
 /// row numbers after dropping exact duplicates), the number of rows read and dropped.
 pub fn read_records_csv(path: &Path, schema: &Schema) -> Result<(RecordSet, u64, u64)> {
+    let (rdr, map) = open_records_csv(path, schema)?;
+    load_records(rdr, &map, schema, &vec![true; schema.len()])
+}
+
+type CsvReader = csv::Reader<std::io::BufReader<File>>;
+
+/// Opens the CSV and maps each schema column to its CSV field index.
+fn open_records_csv(path: &Path, schema: &Schema) -> Result<(CsvReader, Vec<usize>)> {
     let file = File::open(path).map_err(io_err(path))?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -117,31 +124,181 @@ pub fn read_records_csv(path: &Path, schema: &Schema) -> Result<(RecordSet, u64,
             }
         }
     }
-    let mut builder = RecordSetBuilder::new(schema.clone());
-    let mut seen: HashMap<u64, Vec<u32>, FxBuild> = HashMap::default();
-    let (mut rows, mut dropped) = (0u64, 0u64);
-    let mut rec = csv::StringRecord::new();
-    while rdr.read_record(&mut rec)? {
-        rows += 1;
-        let values: Vec<Option<&str>> = map
-            .iter()
-            .map(|&i| rec.get(i).filter(|v| !is_null_text(v)))
-            .collect();
-        let mut h = FxHasher::default();
-        values.hash(&mut h);
-        let bucket = seen.entry(h.finish()).or_default();
-        if bucket
-            .iter()
-            .any(|&pos| builder.row_equals(pos as usize, &values))
-        {
-            dropped += 1;
-            continue;
+    Ok((rdr, map))
+}
+
+/// Per-batch packing of the columns that are not kept: one netstring-like key per row
+/// (`N` for NULL, `<len>:<value>` otherwise), plus its hash.
+#[derive(Default)]
+struct RestBatch {
+    text: String,
+    ends: Vec<usize>,
+    hashes: Vec<u64>,
+}
+
+impl RestBatch {
+    fn fill(&mut self, batch: &[csv::StringRecord], srcs: &[usize]) {
+        use std::fmt::Write as _;
+        self.text.clear();
+        self.ends.clear();
+        self.hashes.clear();
+        for rec in batch {
+            let start = self.text.len();
+            for &src in srcs {
+                match rec.get(src).filter(|v| !is_null_text(v)) {
+                    None => self.text.push('N'),
+                    Some(v) => {
+                        write!(self.text, "{}:", v.len()).expect("writing to a String");
+                        self.text.push_str(v);
+                    }
+                }
+            }
+            self.ends.push(self.text.len());
+            self.hashes
+                .push(crate::records::hash_bytes(&self.text.as_bytes()[start..]));
         }
-        bucket.push(builder.len() as u32);
-        builder.push(rows as i64 - dropped as i64, &values)?;
     }
+
+    fn get(&self, r: usize) -> &str {
+        let start = if r == 0 { 0 } else { self.ends[r - 1] };
+        &self.text[start..self.ends[r]]
+    }
+}
+
+/// Reads the records: columns with `keep[c]` are interned; the others are only used to drop
+/// exact duplicates and are left NULL in the result.
+fn load_records<R: std::io::Read + Send>(
+    mut rdr: csv::Reader<R>,
+    map: &[usize],
+    schema: &Schema,
+    keep: &[bool],
+) -> Result<(RecordSet, u64, u64)> {
+    let mut builder = RecordSetBuilder::new(schema.clone());
+    let rest_srcs: Vec<usize> = (0..map.len())
+        .filter(|&c| !keep[c])
+        .map(|c| map[c])
+        .collect();
+    // Row deduplication: (record position, upper hash bits), hashed by kept codes and rest key.
+    let mut seen: HashTable<(u32, u32)> = HashTable::new();
+    // Rest keys of the records kept so far, back to back.
+    let (mut rest_text, mut rest_ends) = (String::new(), Vec::<usize>::new());
+    let (mut rows, mut dropped) = (0u64, 0u64);
+    let row_hash = |codes: &mut dyn Iterator<Item = u32>, rest: u64| {
+        let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+        for c in codes {
+            h.write_u32(c);
+        }
+        h.write_u64(rest);
+        h.finish()
+    };
+    let table_hash = |h32: u32| -> u64 {
+        u64::from(h32)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(32)
+            ^ u64::from(h32)
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        // A reader thread parses batches of records (recycled through `back`), the calling
+        // thread interns them column-parallel and deduplicates.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<csv::StringRecord>>>(2);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<csv::StringRecord>>();
+        scope.spawn(move || {
+            loop {
+                let mut batch = back_rx.try_recv().unwrap_or_default();
+                let mut n = 0;
+                let mut failed = None;
+                while n < LOAD_BATCH {
+                    if batch.len() == n {
+                        batch.push(csv::StringRecord::new());
+                    }
+                    match rdr.read_record(&mut batch[n]) {
+                        Ok(true) => n += 1,
+                        Ok(false) => break,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                batch.truncate(n);
+                let done = n < LOAD_BATCH;
+                if n > 0 && tx.send(Ok(batch)).is_err() {
+                    return;
+                }
+                if let Some(e) = failed {
+                    let _ = tx.send(Err(e.into()));
+                    return;
+                }
+                if done {
+                    return;
+                }
+            }
+        });
+        let mut codes: Vec<Vec<u32>> = vec![Vec::new(); map.len()];
+        let mut rest = RestBatch::default();
+        for batch in rx {
+            let batch = batch?;
+            let mut work: Vec<_> = builder
+                .columns_mut()
+                .zip(codes.iter_mut())
+                .zip(map.iter().zip(keep))
+                .collect();
+            rayon::join(
+                || {
+                    work.par_iter_mut().with_max_len(1).for_each(
+                        |(((col, interner), out), (src, keep))| {
+                            out.clear();
+                            if !**keep {
+                                out.resize(batch.len(), NULL);
+                                return;
+                            }
+                            for rec in &batch {
+                                out.push(match rec.get(**src).filter(|v| !is_null_text(v)) {
+                                    Some(v) => interner.intern(&mut col.dict, v),
+                                    None => NULL,
+                                });
+                            }
+                        },
+                    )
+                },
+                || rest.fill(&batch, &rest_srcs),
+            );
+            drop(work);
+            for r in 0..batch.len() {
+                rows += 1;
+                let h = row_hash(&mut codes.iter().map(|c| c[r]), rest.hashes[r]);
+                let h32 = (h >> 32) as u32;
+                let (b, rest_r) = (&builder, rest.get(r));
+                let rest_of = |p: usize| {
+                    let start = if p == 0 { 0 } else { rest_ends[p - 1] };
+                    &rest_text[start..rest_ends[p]]
+                };
+                if seen
+                    .find(table_hash(h32), |&(pos, hc)| {
+                        hc == h32
+                            && b.codes_equal(pos as usize, codes.iter().map(|c| c[r]))
+                            && rest_of(pos as usize) == rest_r
+                    })
+                    .is_some()
+                {
+                    dropped += 1;
+                    continue;
+                }
+                let pos = builder.len() as u32;
+                builder.push_codes(rows as i64 - dropped as i64, codes.iter().map(|c| c[r]));
+                rest_text.push_str(rest_r);
+                rest_ends.push(rest_text.len());
+                seen.insert_unique(table_hash(h32), (pos, h32), |&(_, hc)| table_hash(hc));
+            }
+            let _ = back_tx.send(batch);
+        }
+        Ok(())
+    })?;
     Ok((builder.build(), rows, dropped))
 }
+
+/// Records per batch handed from the CSV reader thread to the interner.
+const LOAD_BATCH: usize = 16384;
 
 /// Scores a person-records CSV with a Splink settings JSON and writes the pairs CSV
 /// (`source_person_id_l,source_person_id_r,match_weight,match_probability,id_l,id_r,match_key`
@@ -157,7 +314,15 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     summary.compile_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (records, rows, dropped) = read_records_csv(&opts.csv, &schema)?;
+    // Only the columns the model reads (and the output's source_person_id) are interned; the
+    // others only take part in dropping exact duplicates.
+    let spid = schema
+        .index_of("source_person_id")
+        .expect("person-record schema has source_person_id");
+    let mut keep = model.used_columns();
+    keep[spid] = true;
+    let (rdr, map) = open_records_csv(&opts.csv, &schema)?;
+    let (records, rows, dropped) = load_records(rdr, &map, &schema, &keep)?;
     summary.load_seconds = t.elapsed().as_secs_f64();
     summary.rows_read = rows;
     summary.exact_duplicates_dropped = dropped;
@@ -183,9 +348,6 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     out.write_all(header.as_bytes())
         .map_err(io_err(&opts.out))?;
 
-    let spid = schema
-        .index_of("source_person_id")
-        .expect("person-record schema has source_person_id");
     let popts = PredictOptions {
         threshold: Some(opts.threshold),
         explain: opts.explain,
@@ -198,12 +360,18 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         .map(|c| c.tf_column.is_some())
         .collect();
     let stats = model.predict(&records, &popts, |pairs| {
-        let lines: Vec<String> = pairs
-            .par_iter()
-            .map(|p| format_line(p, &records, spid, &has_tf))
+        let chunks: Vec<String> = pairs
+            .par_chunks(2048)
+            .map(|chunk| {
+                let mut text = String::with_capacity(chunk.len() * 128);
+                for p in chunk {
+                    write_line(&mut text, p, &records, spid, &has_tf);
+                }
+                text
+            })
             .collect();
-        for l in lines {
-            out.write_all(l.as_bytes()).map_err(io_err(&opts.out))?;
+        for text in chunks {
+            out.write_all(text.as_bytes()).map_err(io_err(&opts.out))?;
         }
         Ok(())
     })?;
@@ -217,40 +385,107 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     Ok(summary)
 }
 
-fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+fn push_csv_field(out: &mut String, s: &str) {
     if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\"")).into()
+        out.push('"');
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
     } else {
-        s.into()
+        out.push_str(s);
     }
 }
 
-fn format_line(p: &ScoredPair, rs: &RecordSet, spid: usize, has_tf: &[bool]) -> String {
+/// Appends one output line for `p` to `line`.
+fn write_line(line: &mut String, p: &ScoredPair, rs: &RecordSet, spid: usize, has_tf: &[bool]) {
+    use std::fmt::Write as _;
     let name = |id: i64| {
-        rs.position(id)
-            .and_then(|i| rs.value(i, spid))
-            .unwrap_or("")
+        // `score_csv` numbers records 1..=n: try that before a binary search.
+        let ids = rs.ids();
+        let pos = usize::try_from(id - 1)
+            .ok()
+            .filter(|&g| ids.get(g) == Some(&id))
+            .or_else(|| rs.position(id));
+        pos.and_then(|i| rs.value(i, spid)).unwrap_or("")
     };
-    let mut line = format!(
-        "{},{},{},{},{},{},{}",
-        csv_field(name(p.id_l)),
-        csv_field(name(p.id_r)),
-        format_g17(p.match_weight),
-        format_g17(p.match_probability),
-        p.id_l,
-        p.id_r,
-        p.match_key
-    );
-    let opt = |v: Option<f64>| v.map(format_g17).unwrap_or_default();
+    push_csv_field(line, name(p.id_l));
+    line.push(',');
+    push_csv_field(line, name(p.id_r));
+    line.push(',');
+    write_g17(line, p.match_weight);
+    line.push(',');
+    write_g17(line, p.match_probability);
+    write!(line, ",{},{},{}", p.id_l, p.id_r, p.match_key).expect("writing to a String");
+    let opt = |line: &mut String, v: Option<f64>| {
+        if let Some(v) = v {
+            write_g17(line, v);
+        }
+    };
     for (e, tf) in p.explain.iter().zip(has_tf) {
         if *tf {
-            line.push_str(&format!(",{},{}", opt(e.tf_l), opt(e.tf_r)));
+            line.push(',');
+            opt(line, e.tf_l);
+            line.push(',');
+            opt(line, e.tf_r);
         }
-        line.push_str(&format!(",{}", format_g17(e.bayes_factor)));
+        line.push(',');
+        write_g17(line, e.bayes_factor);
         if *tf {
-            line.push_str(&format!(",{}", format_g17(e.tf_adjustment_bayes_factor)));
+            line.push(',');
+            write_g17(line, e.tf_adjustment_bayes_factor);
         }
     }
     line.push('\n');
-    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_exact_duplicates_with_and_without_kept_columns() {
+        let dir = std::env::temp_dir().join(format!("idem-csv-io-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dups.csv");
+        let schema = Schema::person_record();
+        let header = schema.columns().join(",");
+        let row = |name: &str, phone: &str| {
+            schema
+                .columns()
+                .iter()
+                .map(|c| match c.as_str() {
+                    "first_name" => name.to_string(),
+                    "phone" => phone.to_string(),
+                    "source_person_id" => "p".to_string(),
+                    _ => String::new(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let lines = [
+            header,
+            row("ann", "1"),
+            row("ann", "1"),
+            row("ann", "2"),
+            row("ann", " "),
+            row("ann", ""),
+            row("bob", "1"),
+            row("ann", "2"),
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let (all, rows, dropped) = read_records_csv(&path, &schema).unwrap();
+        assert_eq!((rows, dropped, all.len()), (7, 3, 4));
+        let mut keep = vec![false; schema.len()];
+        keep[schema.index_of("first_name").unwrap()] = true;
+        let (rdr, map) = open_records_csv(&path, &schema).unwrap();
+        let (some, rows2, dropped2) = load_records(rdr, &map, &schema, &keep).unwrap();
+        assert_eq!((rows2, dropped2), (rows, dropped));
+        assert_eq!(some.ids(), all.ids());
+        let fname = schema.index_of("first_name").unwrap();
+        let phone = schema.index_of("phone").unwrap();
+        for i in 0..all.len() {
+            assert_eq!(some.value(i, fname), all.value(i, fname));
+            assert_eq!(some.value(i, phone), None, "columns not kept are NULL");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -5,50 +5,118 @@
 /// NaN and infinities are written as pandas writes them (`nan` is written as an empty field by
 /// the caller; here `inf`, `-inf`, `nan`).
 pub fn format_g17(x: f64) -> String {
+    let mut s = String::with_capacity(24);
+    write_g17(&mut s, x);
+    s
+}
+
+/// A fixed stack buffer for `{:.16e}` output (at most 24 bytes: `-d.dddddddddddddddde-308`).
+struct SciBuf {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl std::fmt::Write for SciBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Appends [`format_g17`]`(x)` to `out` without allocating.
+pub(crate) fn write_g17(out: &mut String, x: f64) {
+    use std::fmt::Write;
     if x.is_nan() {
-        return "nan".into();
+        out.push_str("nan");
+        return;
     }
     if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
+        return;
     }
     if x == 0.0 {
-        return if x.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+        out.push_str(if x.is_sign_negative() { "-0" } else { "0" });
+        return;
     }
     // Rust's `{:e}` with a precision rounds correctly (round-half-even on the exact binary value),
     // like glibc's printf.
-    let sci = format!("{:.16e}", x);
-    let (mantissa, exp) = sci
-        .split_once('e')
+    let mut sci = SciBuf {
+        buf: [0; 32],
+        len: 0,
+    };
+    write!(sci, "{:.16e}", x.abs()).expect("a finite f64 fits in 32 bytes");
+    let text = &sci.buf[..sci.len];
+    let e_at = text
+        .iter()
+        .position(|&b| b == b'e')
         .expect("scientific format has an exponent");
-    let exp: i32 = exp.parse().expect("exponent is an integer");
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if negative { "-" } else { "" };
+    let mut exp: i32 = 0;
+    let (eneg, edigits) = match &text[e_at + 1..] {
+        [b'-', rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    for &d in edigits {
+        exp = exp * 10 + i32::from(d - b'0');
+    }
+    if eneg {
+        exp = -exp;
+    }
+    let mut digits = [0u8; 17];
+    let mut nd = 0;
+    for &b in &text[..e_at] {
+        if b.is_ascii_digit() {
+            digits[nd] = b;
+            nd += 1;
+        }
+    }
+    let digits = &digits[..nd];
+    let trim = |d: &[u8]| -> usize { d.iter().rposition(|&b| b != b'0').map_or(0, |p| p + 1) };
+    let push = |out: &mut String, d: &[u8]| {
+        for &b in d {
+            out.push(char::from(b));
+        }
+    };
+    if x.is_sign_negative() {
+        out.push('-');
+    }
     if !(-4..17).contains(&exp) {
         let (first, rest) = digits.split_at(1);
-        let rest = rest.trim_end_matches('0');
-        let dot = if rest.is_empty() { "" } else { "." };
-        let esign = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.abs());
+        let rest = &rest[..trim(rest)];
+        push(out, first);
+        if !rest.is_empty() {
+            out.push('.');
+            push(out, rest);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let a = exp.unsigned_abs();
+        if a < 10 {
+            out.push('0');
+        }
+        write!(out, "{a}").expect("writing to a String");
+        return;
     }
-    let out = if exp >= 0 {
+    if exp >= 0 {
         let int_len = exp as usize + 1;
         let (int_part, frac) = digits.split_at(int_len);
-        let frac = frac.trim_end_matches('0');
-        if frac.is_empty() {
-            int_part.to_string()
-        } else {
-            format!("{int_part}.{frac}")
+        push(out, int_part);
+        let frac = &frac[..trim(frac)];
+        if !frac.is_empty() {
+            out.push('.');
+            push(out, frac);
         }
     } else {
-        let zeros = "0".repeat((-exp - 1) as usize);
-        format!("0.{zeros}{}", digits.trim_end_matches('0'))
-    };
-    format!("{sign}{out}")
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        push(out, &digits[..trim(digits)]);
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +141,59 @@ mod tests {
         assert_eq!(format_g17(4317.5631890215855), "4317.5631890215855");
         assert_eq!(format_g17(-1.5e-300), "-1.5000000000000001e-300");
         assert_eq!(format_g17(f64::INFINITY), "inf");
+        assert_eq!(format_g17(f64::NEG_INFINITY), "-inf");
+        assert_eq!(format_g17(-0.0), "-0");
+        assert_eq!(format_g17(f64::MAX), "1.7976931348623157e+308");
+        assert_eq!(format_g17(f64::MIN_POSITIVE), "2.2250738585072014e-308");
+        assert_eq!(format_g17(5e-324), "4.9406564584124654e-324");
+        assert_eq!(format_g17(-123.0), "-123");
+    }
+
+    /// The allocation-free writer equals the straightforward reference implementation.
+    #[test]
+    fn matches_reference_implementation() {
+        fn reference(x: f64) -> String {
+            let sci = format!("{:.16e}", x);
+            let (mantissa, exp) = sci.split_once('e').unwrap();
+            let exp: i32 = exp.parse().unwrap();
+            let negative = mantissa.starts_with('-');
+            let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+            let sign = if negative { "-" } else { "" };
+            if !(-4..17).contains(&exp) {
+                let (first, rest) = digits.split_at(1);
+                let rest = rest.trim_end_matches('0');
+                let dot = if rest.is_empty() { "" } else { "." };
+                let esign = if exp < 0 { '-' } else { '+' };
+                return format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.abs());
+            }
+            let out = if exp >= 0 {
+                let (int_part, frac) = digits.split_at(exp as usize + 1);
+                let frac = frac.trim_end_matches('0');
+                if frac.is_empty() {
+                    int_part.to_string()
+                } else {
+                    format!("{int_part}.{frac}")
+                }
+            } else {
+                let zeros = "0".repeat((-exp - 1) as usize);
+                format!("0.{zeros}{}", digits.trim_end_matches('0'))
+            };
+            format!("{sign}{out}")
+        }
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for i in 0..200_000u32 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let x = match i % 4 {
+                0 => f64::from_bits(state),
+                1 => (state >> 11) as f64 / (1u64 << 53) as f64,
+                2 => ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1e6,
+                _ => ((state % 4000) as f64 - 2000.0) * 0.125,
+            };
+            if x.is_finite() && x != 0.0 {
+                assert_eq!(format_g17(x), reference(x), "{x:e}");
+            }
+        }
     }
 }

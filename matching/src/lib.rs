@@ -26,7 +26,6 @@ mod csv_io;
 mod error;
 mod float_fmt;
 mod functions;
-mod fxhash;
 mod literal;
 mod model;
 mod predict;

@@ -277,6 +277,42 @@ impl Model {
         &self.schema
     }
 
+    /// Per schema column, whether prediction reads it (comparison levels, TF adjustments,
+    /// blocking rules). Columns not read may be left NULL in the records passed to
+    /// [`Model::predict`] without changing any result.
+    pub(crate) fn used_columns(&self) -> Vec<bool> {
+        let mut used = vec![false; self.schema.len()];
+        let mut mark = |_: crate::sql::Side, c: usize| used[c] = true;
+        for comp in &self.comparisons {
+            for level in &comp.levels {
+                if let Some(c) = &level.condition {
+                    c.visit_columns(&mut mark);
+                }
+                if let Some(tf) = &level.tf {
+                    mark(crate::sql::Side::L, tf.column);
+                }
+            }
+            if let Some(c) = comp.tf_column {
+                mark(crate::sql::Side::L, c);
+            }
+        }
+        for rule in &self.blocking {
+            for key in &rule.keys {
+                match key {
+                    crate::blocking::KeyPart::Column(c) => mark(crate::sql::Side::L, *c),
+                    crate::blocking::KeyPart::Exprs { left, right } => {
+                        left.visit_columns(&mut mark);
+                        right.visit_columns(&mut mark);
+                    }
+                }
+            }
+            if let Some(r) = &rule.residual {
+                r.visit_columns(&mut mark);
+            }
+        }
+        used
+    }
+
     /// The blocking rules' SQL, in order.
     pub fn blocking_rules(&self) -> Vec<&str> {
         self.blocking.iter().map(|b| b.sql.as_str()).collect()

@@ -3,22 +3,95 @@
 //! Each column keeps a dictionary of distinct values and one `u32` code per record, so equality
 //! of two values of the same column is a code comparison and term frequencies are an array
 //! indexed by code. Empty or whitespace-only values are stored as NULL; other values are kept
-//! verbatim (not trimmed).
+//! verbatim (not trimmed). Dictionary strings live in one arena per column (no allocation per
+//! value) and are interned through a `hashbrown` table of codes hashed with `foldhash`.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use crate::error::{Error, Result};
-use crate::fxhash::FxBuild;
 use crate::schema::Schema;
 
 /// Code of a NULL value.
 pub(crate) const NULL: u32 = u32::MAX;
 
+/// The hasher used for interning and row deduplication (fixed seed: deterministic).
+#[inline]
+pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x1de3).hash_one(b)
+}
+
+/// The distinct values of a column, stored back to back in one string.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dict {
+    text: String,
+    /// `ends[c]` is the end of value `c` in `text`; it starts where value `c - 1` ends.
+    ends: Vec<usize>,
+}
+
+impl Dict {
+    /// Number of distinct values.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Value of code `c`.
+    #[inline]
+    pub(crate) fn get(&self, c: u32) -> &str {
+        let c = c as usize;
+        let start = if c == 0 { 0 } else { self.ends[c - 1] };
+        &self.text[start..self.ends[c]]
+    }
+
+    fn push(&mut self, s: &str) -> u32 {
+        let code = self.ends.len() as u32;
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        code
+    }
+}
+
+/// Interns the values of one column into its [`Dict`].
+///
+/// Entries are (code, upper 32 bits of the value's hash), so growing the table rehashes from
+/// the entry alone instead of re-reading and re-hashing every string.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Interner {
+    table: HashTable<(u32, u32)>,
+}
+
+/// The table hash of an entry's stored 32 hash bits (mixed so every bit range is usable).
+#[inline]
+fn table_hash(h32: u32) -> u64 {
+    u64::from(h32)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .rotate_left(32)
+        ^ u64::from(h32)
+}
+
+impl Interner {
+    /// The code of `s` (not NULL text), adding it to `dict` if new.
+    #[inline]
+    pub(crate) fn intern(&mut self, dict: &mut Dict, s: &str) -> u32 {
+        let h32 = (hash_bytes(s.as_bytes()) >> 32) as u32;
+        let h = table_hash(h32);
+        if let Some(&(c, _)) = self.table.find(h, |&(c, hc)| hc == h32 && dict.get(c) == s) {
+            return c;
+        }
+        let code = dict.push(s);
+        self.table
+            .insert_unique(h, (code, h32), |&(_, hc)| table_hash(hc));
+        code
+    }
+}
+
 /// One column: a dictionary plus codes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Column {
     pub(crate) codes: Vec<u32>,
-    pub(crate) dict: Vec<Box<str>>,
+    pub(crate) dict: Dict,
 }
 
 impl Column {
@@ -27,7 +100,7 @@ impl Column {
     pub(crate) fn get(&self, i: usize) -> Option<&str> {
         match self.codes[i] {
             NULL => None,
-            c => Some(&self.dict[c as usize]),
+            c => Some(self.dict.get(c)),
         }
     }
 }
@@ -78,12 +151,19 @@ pub struct RecordSetBuilder {
     schema: Schema,
     ids: Vec<i64>,
     columns: Vec<Column>,
-    interners: Vec<HashMap<Box<str>, u32, FxBuild>>,
+    interners: Vec<Interner>,
 }
 
 /// Whether a raw value counts as NULL for matching.
+#[inline]
 pub(crate) fn is_null_text(v: &str) -> bool {
-    v.chars().all(char::is_whitespace)
+    match v.as_bytes().first() {
+        None => true,
+        // Fast path: an ASCII first byte that is not whitespace (char::is_whitespace's ASCII
+        // set is \t \n \x0B \x0C \r and space).
+        Some(&b) if b < 0x80 && !matches!(b, b'\t'..=b'\r' | b' ') => false,
+        Some(_) => v.chars().all(char::is_whitespace),
+    }
 }
 
 impl RecordSetBuilder {
@@ -94,7 +174,7 @@ impl RecordSetBuilder {
             schema,
             ids: Vec::new(),
             columns: vec![Column::default(); n],
-            interners: vec![HashMap::default(); n],
+            interners: vec![Interner::default(); n],
         }
     }
 
@@ -117,22 +197,38 @@ impl RecordSetBuilder {
         self.ids.push(id);
         for (c, v) in values.iter().enumerate() {
             let code = match v {
-                Some(s) if !is_null_text(s) => match self.interners[c].get(*s) {
-                    // Look up before inserting: no allocation for values already seen.
-                    Some(&code) => code,
-                    None => {
-                        let col = &mut self.columns[c];
-                        let code = col.dict.len() as u32;
-                        col.dict.push((*s).into());
-                        self.interners[c].insert((*s).into(), code);
-                        code
-                    }
-                },
+                Some(s) if !is_null_text(s) => {
+                    self.interners[c].intern(&mut self.columns[c].dict, s)
+                }
                 _ => NULL,
             };
             self.columns[c].codes.push(code);
         }
         Ok(())
+    }
+
+    /// Columns and interners, for interning columns in parallel.
+    pub(crate) fn columns_mut(&mut self) -> impl Iterator<Item = (&mut Column, &mut Interner)> {
+        self.columns.iter_mut().zip(self.interners.iter_mut())
+    }
+
+    /// Adds a record given its codes (from [`Self::intern`]); the id must be larger than the
+    /// last one.
+    pub(crate) fn push_codes(&mut self, id: i64, codes: impl Iterator<Item = u32>) {
+        debug_assert!(self.ids.last().is_none_or(|&last| last < id));
+        self.ids.push(id);
+        for (col, code) in self.columns.iter_mut().zip(codes) {
+            col.codes.push(code);
+        }
+    }
+
+    /// Whether the record at `pos` has exactly these codes.
+    #[inline]
+    pub(crate) fn codes_equal(&self, pos: usize, codes: impl Iterator<Item = u32>) -> bool {
+        self.columns
+            .iter()
+            .zip(codes)
+            .all(|(col, c)| col.codes[pos] == c)
     }
 
     /// Number of records pushed so far.
@@ -143,14 +239,6 @@ impl RecordSetBuilder {
     /// Whether no record was pushed yet.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
-    }
-
-    /// Whether the record at `pos` has exactly these (already normalised) values.
-    pub(crate) fn row_equals(&self, pos: usize, values: &[Option<&str>]) -> bool {
-        values
-            .iter()
-            .zip(&self.columns)
-            .all(|(v, col)| col.get(pos) == *v)
     }
 
     /// Finishes the set.
