@@ -77,7 +77,7 @@ async fn a_killed_workers_step_is_finished_by_another_process(pool: PgPool) {
     assert!(
         work.attempt_list[0]
             .worker
-            .contains(&format!("-{first_pid}-"))
+            .contains(&format!(":{first_pid}:"))
     );
     // The step's effect happened once, in the second process.
     let done = effects(&pool, started.run_id, "work").await;
@@ -101,10 +101,10 @@ async fn a_killed_workers_step_is_finished_by_another_process(pool: PgPool) {
         ["begin", "end", "work"],
         "the killed attempt never ended, so it exported nothing"
     );
-    // Worker names are `<host>-<pid>-<process nonce>-<slot>`.
+    // Worker names are `<host>:<pid>:<nonce>`.
     let processes: std::collections::BTreeSet<&str> = spans
         .iter()
-        .map(|s| s.worker.split('-').nth(1).unwrap_or_default())
+        .map(|s| s.worker.split(':').nth(1).unwrap_or_default())
         .collect();
     let expected = [first_pid.to_string(), second.0.id().to_string()];
     assert_eq!(
@@ -134,4 +134,49 @@ async fn wait_for_spans(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[sqlx::test(migrations = false)]
+async fn two_worker_processes_share_runs_without_running_a_step_twice(pool: PgPool) {
+    let engine = engine(&pool).await;
+    let url = database_url(&pool);
+    let (otlp, _received) = otlp_receiver().await;
+    let a = spawn_worker(&url, &otlp);
+    let b = spawn_worker(&url, &otlp);
+    let mut runs = Vec::new();
+    for n in 0..60 {
+        let started = engine
+            .start(
+                "chain",
+                &json!({"n": n, "trail": []}),
+                StartOptions::default(),
+            )
+            .await
+            .unwrap();
+        runs.push((n, started.run_id));
+    }
+    for (n, run_id) in &runs {
+        let run = wait_for(
+            &engine,
+            *run_id,
+            Duration::from_secs(60),
+            status_is("succeeded"),
+        )
+        .await;
+        assert_eq!(run.output.unwrap()["n"], n + 111);
+    }
+    let (total, distinct): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT (run_id, step)) FROM testbed_effects")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((total, distinct), (180, 180), "every step ran exactly once");
+    let pids: Vec<i32> =
+        sqlx::query_scalar("SELECT DISTINCT worker_pid FROM testbed_effects ORDER BY 1")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let mut expected = vec![a.0.id() as i32, b.0.id() as i32];
+    expected.sort();
+    assert_eq!(pids, expected, "both processes took work");
 }
