@@ -7,15 +7,17 @@ use std::time::Duration;
 pub struct EngineConfig {
     /// apalis queue the step tasks go through (set explicitly: apalis would name it after a Rust type).
     pub queue: String,
-    /// Step slots of a worker process (apalis workers, one step at a time each).
+    /// Steps a worker process runs at once (the concurrency of its apalis worker).
     pub workers: usize,
     /// How long a running attempt's lease lasts without renewal; a worker that dies mid-step has its step
     /// run again by another worker after at most this long (plus one reaper tick).
     pub lease: Duration,
     /// How often a worker polls the queue in addition to LISTEN/NOTIFY (picks up delayed retries).
     pub poll_interval: Duration,
-    /// Tasks fetched from the queue at once per worker.
+    /// Tasks fetched from the queue at once (at least `workers`).
     pub batch_size: usize,
+    /// How long acknowledged queue tasks are kept in apalis's table before the reaper deletes them.
+    pub task_retention: Duration,
 }
 
 impl Default for EngineConfig {
@@ -26,6 +28,7 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(15),
             poll_interval: Duration::from_millis(250),
             batch_size: 4,
+            task_retention: Duration::from_secs(3600),
         }
     }
 }

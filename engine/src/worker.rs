@@ -100,8 +100,10 @@ impl Engine {
     }
 
     async fn reap_until(&self, shutdown: CancellationToken) {
+        const PURGE_EVERY: Duration = Duration::from_secs(60);
         let mut tick = tokio::time::interval(self.inner.config.reaper_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_purge = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -110,7 +112,31 @@ impl Engine {
             if let Err(error) = self.reap_expired_leases().await {
                 tracing::warn!(%error, "Lease reaper failed; will try again.");
             }
+            if last_purge.elapsed() >= PURGE_EVERY {
+                last_purge = tokio::time::Instant::now();
+                if let Err(error) = self.purge_done_tasks().await {
+                    tracing::warn!(%error, "Purging done queue tasks failed; will try again.");
+                }
+            }
         }
+    }
+
+    /// Deletes this queue's acknowledged apalis tasks older than the retention: the step rows keep the
+    /// history, and apalis would otherwise keep every task for ever.
+    pub async fn purge_done_tasks(&self) -> Result<u64> {
+        let deleted = sqlx::query(
+            "DELETE FROM apalis.jobs WHERE job_type = $1 AND status = 'Done'
+             AND done_at < now() - make_interval(secs => $2)",
+        )
+        .bind(&self.inner.config.queue)
+        .bind(self.inner.config.task_retention.as_secs_f64())
+        .execute(&self.inner.pool)
+        .await?
+        .rows_affected();
+        if deleted > 0 {
+            tracing::debug!(deleted, "Purged done queue tasks.");
+        }
+        Ok(deleted)
     }
 
     /// Re-queues (or fails, when the budget is spent) every running step whose lease has expired. Returns

@@ -311,3 +311,59 @@ async fn a_run_is_one_trace_with_a_span_per_step_attempt(pool: PgPool) {
     // prepare once, call twice (one retry), finish once: one span per attempt, all children of the run.
     assert_eq!(children, ["call", "call", "finish", "prepare"]);
 }
+
+#[sqlx::test(migrations = false)]
+async fn done_queue_tasks_are_purged_after_the_retention(pool: PgPool) {
+    let rt = running(&pool).await;
+    let engine = &rt.engine;
+    let started = engine
+        .start(
+            "chain",
+            &json!({"n": 0, "trail": []}),
+            StartOptions::default(),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        engine,
+        started.run_id,
+        Duration::from_secs(20),
+        status_is("succeeded"),
+    )
+    .await;
+    // Acknowledgements are written asynchronously by apalis: wait for the three tasks to be done.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.jobs WHERE status = 'Done'")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tasks were not acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        engine.purge_done_tasks().await.unwrap(),
+        0,
+        "younger than the retention"
+    );
+    sqlx::query("UPDATE apalis.jobs SET done_at = now() - interval '2 hours'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(engine.purge_done_tasks().await.unwrap(), 3);
+    // The run's history is in idem's tables, not in the queue.
+    assert_eq!(
+        engine
+            .get_run(started.run_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .steps
+            .len(),
+        3
+    );
+}
