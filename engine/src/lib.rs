@@ -23,7 +23,12 @@
 //!   own orphan re-delivery of the dead task later is harmless: it is stale. A step that keeps killing its
 //!   worker spends its retry budget and fails the run instead of looping for ever.
 //! - **New jobs picked up only on the 30 s heartbeat**: workers LISTEN for apalis's insert notifications
-//!   and also poll every [`EngineConfig::poll_interval`] (delayed retries do not notify).
+//!   and also poll every [`EngineConfig::poll_interval`] (delayed retries do not notify; apalis stores
+//!   `run_at` in whole seconds, so a retry's delay is rounded up to the next second). A process runs one
+//!   apalis worker with [`EngineConfig::workers`] concurrent steps: several apalis workers in one process
+//!   were measured to miss insert notifications and wait for the heartbeat.
+//! - **apalis keeps every task**: the reaper deletes this queue's acknowledged tasks after
+//!   [`EngineConfig::task_retention`]; the history stays in idem's step and attempt tables.
 //! - **The next step is enqueued before the current one is acknowledged**: here the step's checkpoint and the
 //!   next step's task are inserted in one transaction (`apalis_postgres::queries::push_tasks` on the same
 //!   connection); the acknowledgement comes after. A crash between commit and acknowledgement re-delivers a
