@@ -54,7 +54,7 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// An engine over `pool` (whose database [`idem_migrations::migrate`] has set up) running `workflows`.
+    /// An engine over `pool` (whose database `idem_migrations::migrate` has set up) running `workflows`.
     pub fn new(pool: PgPool, config: EngineConfig, workflows: Vec<Workflow>) -> Self {
         let workflows = workflows
             .into_iter()
