@@ -187,6 +187,20 @@ impl RuleIndex {
             }
         }
         let sorted = |keys: &[u32]| -> Vec<u32> {
+            if (1..=2).contains(&width) {
+                // Pack (key, position) into integers: sorting them is cache-friendly and gives
+                // the same (key, position) order as the slice comparison below.
+                let mut packed: Vec<(u64, u32)> = (0..n)
+                    .filter(|&i| keys[i * width] != NULL)
+                    .map(|i| {
+                        let k = &keys[i * width..(i + 1) * width];
+                        let lo = if width == 2 { u64::from(k[1]) } else { 0 };
+                        ((u64::from(k[0]) << 32) | lo, i as u32)
+                    })
+                    .collect();
+                packed.par_sort_unstable();
+                return packed.into_iter().map(|(_, i)| i).collect();
+            }
             let mut v: Vec<u32> = (0..n as u32)
                 .filter(|&i| width == 0 || keys[i as usize * width] != NULL)
                 .collect();

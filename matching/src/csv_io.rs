@@ -359,22 +359,19 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         .iter()
         .map(|c| c.tf_column.is_some())
         .collect();
-    let stats = model.predict(&records, &popts, |pairs| {
-        let chunks: Vec<String> = pairs
-            .par_chunks(2048)
-            .map(|chunk| {
-                let mut text = String::with_capacity(chunk.len() * 128);
-                for p in chunk {
-                    write_line(&mut text, p, &records, spid, &has_tf);
-                }
-                text
-            })
-            .collect();
-        for text in chunks {
-            out.write_all(text.as_bytes()).map_err(io_err(&opts.out))?;
-        }
-        Ok(())
-    })?;
+    // Pairs are formatted on the worker threads that scored them; this thread only writes.
+    let stats = model.predict_mapped(
+        &records,
+        &popts,
+        |pairs| {
+            let mut text = String::with_capacity(pairs.len() * 128);
+            for p in &pairs {
+                write_line(&mut text, p, &records, spid, &has_tf);
+            }
+            text
+        },
+        |text| out.write_all(text.as_bytes()).map_err(io_err(&opts.out)),
+    )?;
     out.flush().map_err(io_err(&opts.out))?;
     summary.candidate_pairs = stats.candidate_pairs;
     summary.pairs_written = stats.pairs_emitted;

@@ -26,6 +26,7 @@ mod csv_io;
 mod error;
 mod float_fmt;
 mod functions;
+mod graph;
 mod literal;
 mod model;
 mod predict;
@@ -41,6 +42,10 @@ pub use error::{
 };
 pub use float_fmt::format_g17;
 pub use functions::{ArgType, Arity, FunctionDef, FunctionImpl, FunctionRegistry, Specializer};
+pub use graph::{
+    CrosswalkPerson, CrosswalkRecord, GraphError, GraphResult, Group, MatchAnalysis, MatchGraph,
+    PersonAction,
+};
 pub use model::{Comparison, ComparisonLevel, Model};
 pub use predict::{ComparisonExplain, MatchKeyMode, PredictOptions, PredictStats, ScoredPair};
 pub use records::{RecordSet, RecordSetBuilder};

@@ -206,6 +206,24 @@ impl Model {
     where
         F: FnMut(&[ScoredPair]) -> Result<()>,
     {
+        self.predict_mapped(records, opts, |pairs| pairs, |pairs| sink(&pairs))
+    }
+
+    /// Like [`Model::predict`], but each non-empty chunk of scored pairs is first transformed
+    /// by `map` on the worker thread that scored it (e.g. formatted), then passed to `sink` in
+    /// order.
+    pub(crate) fn predict_mapped<T, M, F>(
+        &self,
+        records: &RecordSet,
+        opts: &PredictOptions,
+        map: M,
+        mut sink: F,
+    ) -> Result<PredictStats>
+    where
+        T: Send,
+        M: Fn(Vec<ScoredPair>) -> T + Sync,
+        F: FnMut(T) -> Result<()>,
+    {
         let mut stats = PredictStats::default();
         let t0 = Instant::now();
         let tf = TfTables::build(self, records);
@@ -263,6 +281,7 @@ impl Model {
                                 opts,
                                 &mut window,
                                 &mut stats,
+                                &map,
                                 &mut sink,
                             )?;
                             window_pairs = 0;
@@ -282,6 +301,7 @@ impl Model {
             opts,
             &mut window,
             &mut stats,
+            &map,
             &mut sink,
         )?;
         stats.scoring_seconds = t2.elapsed().as_secs_f64();
@@ -292,7 +312,7 @@ impl Model {
         clippy::too_many_arguments,
         reason = "internal helper threading the run's state"
     )]
-    fn run_window<F>(
+    fn run_window<T, M, F>(
         &self,
         rs: &RecordSet,
         indexes: &[RuleIndex],
@@ -301,12 +321,15 @@ impl Model {
         opts: &PredictOptions,
         window: &mut Vec<Vec<Task<'_>>>,
         stats: &mut PredictStats,
+        map: &M,
         sink: &mut F,
     ) -> Result<()>
     where
-        F: FnMut(&[ScoredPair]) -> Result<()>,
+        T: Send,
+        M: Fn(Vec<ScoredPair>) -> T + Sync,
+        F: FnMut(T) -> Result<()>,
     {
-        let results: Vec<Result<(Vec<ScoredPair>, u64), EvalError>> = window
+        let results: Vec<Result<(Option<T>, usize, u64), EvalError>> = window
             .par_iter()
             .map(|tasks| {
                 let mut out = Vec::new();
@@ -348,16 +371,17 @@ impl Model {
                         }
                     }
                 }
-                Ok((out, scored))
+                let emitted = out.len();
+                Ok(((!out.is_empty()).then(|| map(out)), emitted, scored))
             })
             .collect();
         window.clear();
         for r in results {
-            let (pairs, scored) = r?;
+            let (mapped, emitted, scored) = r?;
             stats.candidate_pairs += scored;
-            stats.pairs_emitted += pairs.len() as u64;
-            if !pairs.is_empty() {
-                sink(&pairs)?;
+            stats.pairs_emitted += emitted as u64;
+            if let Some(m) = mapped {
+                sink(m)?;
             }
         }
         Ok(())
