@@ -184,6 +184,9 @@ fn tf_adjustment(adj: &TfAdjust, tf_l: Option<f64>, tf_r: Option<f64>) -> f64 {
     }
 }
 
+/// Per chunk of a window: the mapped pairs (if any), pairs emitted, candidate pairs scored.
+type WindowResult<T> = Result<(Option<T>, usize, u64), EvalError>;
+
 /// One unit of work: an anchor record and a slice of its partners.
 #[derive(Clone, Copy)]
 struct Task<'i> {
@@ -329,7 +332,7 @@ impl Model {
         M: Fn(Vec<ScoredPair>) -> T + Sync,
         F: FnMut(T) -> Result<()>,
     {
-        let results: Vec<Result<(Option<T>, usize, u64), EvalError>> = window
+        let results: Vec<WindowResult<T>> = window
             .par_iter()
             .map(|tasks| {
                 let mut out = Vec::new();
