@@ -1,0 +1,20 @@
+//! The error type of the EMPI store.
+
+use crate::ids::IdError;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the EMPI store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A query failed (including constraint violations, which keep their constraint name).
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A malformed public id.
+    #[error(transparent)]
+    Id(#[from] IdError),
+    /// A config that must not be stored (the database would refuse it too).
+    #[error("invalid config: {0}")]
+    InvalidConfig(&'static str),
+}

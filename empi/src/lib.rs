@@ -1,0 +1,28 @@
+//! The EMPI domain of idem and its PostgreSQL store.
+//!
+//! This crate owns what a person index *is*: source records and the persons they belong to,
+//! potential matches, the events and actions that change identities, configs and users. Its store
+//! functions run raw SQL over the schema of `migrations/sql/20261129110000_empi.sql`; queries with
+//! a join live in `src/queries/<area>/<name>.sql`.
+//!
+//! * [`content_hash`]: the unambiguous dedup hash of a record's 15 source fields (the same bytes as
+//!   the SQL function `record_content_hash`).
+//! * Public ids (`p_<uuid>`, `pr_N`, `pm_N`, `cfg_N`, `job_N`, `u_N`, `prre_N`): [`PersonId`],
+//!   [`PersonRecordId`], ... with their parsing rules ([`IdError`]).
+//! * Store functions: configs ([`insert_config`], [`list_configs`], [`get_config`]) and
+//!   [`data_sources`].
+
+mod configs;
+mod error;
+mod hash;
+mod ids;
+mod records;
+
+pub use configs::{Config, NewConfig, count_configs, get_config, insert_config, list_configs};
+pub use error::{Error, Result};
+pub use hash::{CONTENT_HASH_VERSION, ContentHash, RECORD_FIELDS, content_hash};
+pub use ids::{
+    ConfigId, IdError, IdErrorReason, IdKind, JobId, PersonId, PersonRecordId, PotentialMatchId,
+    PredictionResultId, UserId, strip_known_prefix,
+};
+pub use records::data_sources;

@@ -1,0 +1,11 @@
+//! Integration tests of the EMPI store against a real PostgreSQL (a fresh database per test).
+#![allow(
+    unreachable_pub,
+    missing_docs,
+    reason = "a test binary: its items are not a public API"
+)]
+
+mod common;
+mod configs;
+mod hash;
+mod schema;
