@@ -29,10 +29,13 @@
 //!   were measured to miss insert notifications and wait for the heartbeat.
 //! - **apalis keeps every task**: the reaper deletes this queue's acknowledged tasks after
 //!   [`EngineConfig::task_retention`]; the history stays in idem's step and attempt tables.
-//! - **The next step is enqueued before the current one is acknowledged**: here the step's checkpoint and the
-//!   next step's task are inserted in one transaction (`apalis_postgres::queries::push_tasks` on the same
-//!   connection); the acknowledgement comes after. A crash between commit and acknowledgement re-delivers a
-//!   task that is then stale.
+//! - **The next step is enqueued before the current one is acknowledged**: here a step's checkpoint and
+//!   what comes next commit in one transaction. Usually the worker that finished a step claims the next one
+//!   in that same statement (lease and attempt row included) and runs it at once, with no queue round trip;
+//!   if it dies, the lease expires and the reaper queues the step like any other lost attempt. A worker that
+//!   is shutting down queues the next step instead (`apalis_postgres::queries::push_tasks` on the same
+//!   connection). The acknowledgement comes after the commit; a crash in between re-delivers a task that is
+//!   then stale.
 //! - **One duplicate idempotency key rejects a whole bulk push**: idem never uses apalis's keys; run
 //!   idempotency keys live on `workflow_runs` (`ON CONFLICT DO NOTHING` returns the existing run), and tasks
 //!   are pushed one transaction at a time.

@@ -87,7 +87,10 @@ impl Engine {
         let worker = WorkerBuilder::new(name.as_str())
             .backend(backend)
             .concurrency(config.workers.max(1))
-            .data(self.clone())
+            .data(WorkerData {
+                engine: self.clone(),
+                shutdown: shutdown.clone(),
+            })
             .build(handle_task);
         let signal = async move {
             shutdown.cancelled().await;
@@ -200,9 +203,15 @@ impl Engine {
             .unwrap_or_default()
     }
 
-    /// Runs one delivered task. Errors returned here are infrastructure errors (the database is
+    /// Runs one delivered task, and then the run's following steps for as long as they succeed and the
+    /// process is not shutting down. Errors returned here are infrastructure errors (the database is
     /// unreachable); apalis then re-delivers the task, and the step row decides again whether it is current.
-    async fn execute(&self, task: StepTask, worker: &str) -> Result<()> {
+    async fn execute(
+        &self,
+        task: StepTask,
+        worker: &str,
+        shutdown: &CancellationToken,
+    ) -> Result<()> {
         let config = &self.inner.config;
         let claimed = sqlx::query(include_str!("queries/claim_step.sql"))
             .bind(task.run_id)
@@ -216,13 +225,40 @@ impl Engine {
             tracing::debug!(run_id = %task.run_id, step = task.step, attempt = task.attempt, "Stale delivery ignored.");
             return Ok(());
         };
-        let name: String = row.get("name");
-        let base: i32 = row.get("attempt_base");
-        let workflow_name: String = row.get("workflow");
-        let version: i32 = row.get("workflow_version");
-        let traceparent: Option<String> = row.get("traceparent");
-        let input: Option<Value> = row.get("input");
+        let mut attempt = Claimed {
+            task,
+            name: row.get("name"),
+            base: row.get("attempt_base"),
+            workflow: row.get("workflow"),
+            version: row.get("workflow_version"),
+            traceparent: row.get("traceparent"),
+            input: row.get("input"),
+        };
+        loop {
+            match self.run_claimed(attempt, worker, shutdown).await? {
+                Some(next) => attempt = next,
+                None => return Ok(()),
+            }
+        }
+    }
 
+    /// Runs one claimed attempt and records its outcome; returns the next step's attempt when this worker
+    /// claimed it in the same transaction.
+    async fn run_claimed(
+        &self,
+        claimed: Claimed,
+        worker: &str,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<Claimed>> {
+        let Claimed {
+            task,
+            name,
+            base,
+            workflow: workflow_name,
+            version,
+            traceparent,
+            input,
+        } = claimed;
         let span = tracing::info_span!(
             "workflow.step",
             otel.name = %name,
@@ -257,10 +293,30 @@ impl Engine {
                 "the previous step's output is missing".into(),
             ))),
         };
-        let retry = self.retry_policy(&workflow_name, task.step as i32);
-        self.finish_attempt(task, worker, &name, base, &retry, outcome)
-            .instrument(span)
-            .await
+        match outcome {
+            Ok(output) => {
+                let next = self
+                    .complete(task, worker, &output, !shutdown.is_cancelled())
+                    .instrument(span)
+                    .await?;
+                Ok(next.map(|(task, name, base)| Claimed {
+                    task,
+                    name,
+                    base,
+                    workflow: workflow_name,
+                    version,
+                    traceparent,
+                    input: Some(output),
+                }))
+            }
+            Err(error) => {
+                let retry = self.retry_policy(&workflow_name, task.step as i32);
+                self.fail(task, worker, &name, base, &retry, error)
+                    .instrument(span)
+                    .await?;
+                Ok(None)
+            }
+        }
     }
 
     async fn run_attempt(
@@ -333,47 +389,53 @@ impl Engine {
         }
     }
 
-    async fn finish_attempt(
+    /// The success path, the hot one: one statement records the checkpoint and claims (or queues) the next
+    /// step; a queued step's task is inserted in the same transaction.
+    async fn complete(
         &self,
         task: StepTask,
         worker: &str,
-        name: &str,
-        base: i32,
-        retry: &RetryPolicy,
-        outcome: Result<Value, StepError>,
-    ) -> Result<()> {
-        match outcome {
-            Ok(output) => self.complete(task, worker, output).await,
-            Err(error) => self.fail(task, worker, name, base, retry, error).await,
-        }
-    }
-
-    /// The success path, the hot one: one statement, plus the next step's task in the same transaction.
-    async fn complete(&self, task: StepTask, worker: &str, output: Value) -> Result<()> {
+        output: &Value,
+        continue_here: bool,
+    ) -> Result<Option<(StepTask, String, i32)>> {
         let mut tx = self.inner.pool.begin().await?;
         let row = sqlx::query(include_str!("queries/complete_step.sql"))
             .bind(task.run_id)
             .bind(task.step as i32)
             .bind(task.attempt as i32)
             .bind(worker)
-            .bind(&output)
+            .bind(output)
+            .bind(continue_here)
+            .bind(self.inner.config.lease.as_secs_f64())
             .fetch_one(&mut *tx)
             .await?;
         if !row.get::<bool, _>("owned") {
             tracing::warn!("Attempt finished after losing its lease; its outcome is discarded.");
-            return Ok(());
+            return Ok(None);
         }
-        if let Some(attempts) = row.get::<Option<i32>, _>("next_attempts") {
+        tracing::info!("Step attempt succeeded.");
+        let Some(attempts) = row.get::<Option<i32>, _>("next_attempts") else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let step = task.step + 1;
+        if continue_here {
+            tx.commit().await?;
             let next = StepTask {
                 run_id: task.run_id,
-                step: task.step + 1,
-                attempt: attempts as u32 + 1,
+                step,
+                attempt: attempts as u32,
             };
-            enqueue(&mut tx, &self.inner.config.queue, next, None).await?;
+            return Ok(Some((next, row.get("next_name"), row.get("next_base"))));
         }
+        let next = StepTask {
+            run_id: task.run_id,
+            step,
+            attempt: attempts as u32 + 1,
+        };
+        enqueue(&mut tx, &self.inner.config.queue, next, None).await?;
         tx.commit().await?;
-        tracing::info!("Step attempt succeeded.");
-        Ok(())
+        Ok(None)
     }
 
     /// The failure path: cancelled, retry after a backoff, or fail the run.
@@ -496,12 +558,31 @@ async fn fail_run(conn: &mut sqlx::PgConnection, run_id: uuid::Uuid, error: &str
 
 /// The apalis handler. It always acknowledges after the outcome is committed in idem's tables; only an
 /// infrastructure error is returned to apalis (which re-delivers the task).
+/// What the apalis handler needs: the engine, and the process's shutdown signal (after which a worker
+/// finishes its current step but claims no further one).
+#[derive(Clone)]
+struct WorkerData {
+    engine: Engine,
+    shutdown: CancellationToken,
+}
+
+/// A claimed step attempt, ready to run.
+struct Claimed {
+    task: StepTask,
+    name: String,
+    base: i32,
+    workflow: String,
+    version: i32,
+    traceparent: Option<String>,
+    input: Option<Value>,
+}
+
 async fn handle_task(
     task: StepTask,
-    engine: Data<Engine>,
+    data: Data<WorkerData>,
     worker: apalis::prelude::WorkerContext,
 ) -> Result<(), BoxDynError> {
-    engine.execute(task, worker.name()).await.map_err(|e| {
+    data.engine.execute(task, worker.name(), &data.shutdown).await.map_err(|e| {
         tracing::error!(error = %e, run_id = %task.run_id, step = task.step, "Step task failed to run.");
         Box::new(e) as BoxDynError
     })
