@@ -337,7 +337,17 @@ pub(crate) fn rule_holds<'a>(
     idx: &RuleIndex,
     ctx: &PairCtx<'a>,
 ) -> Result<bool, EvalError> {
-    if !idx.keys_match(ctx.l, ctx.r) {
+    if idx.rkeys.is_none() {
+        // Column keys only: compare the pair's codes (already in cache) instead of the keys.
+        for k in &rule.keys {
+            if let KeyPart::Column(c) = k {
+                let a = ctx.rs.code(ctx.l, *c);
+                if a == NULL || a != ctx.rs.code(ctx.r, *c) {
+                    return Ok(false);
+                }
+            }
+        }
+    } else if !idx.keys_match(ctx.l, ctx.r) {
         return Ok(false);
     }
     match &rule.residual {

@@ -95,7 +95,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// row numbers after dropping exact duplicates), the number of rows read and dropped.
 pub fn read_records_csv(path: &Path, schema: &Schema) -> Result<(RecordSet, u64, u64)> {
     let (rdr, map) = open_records_csv(path, schema)?;
-    load_records(rdr, &map, schema, &vec![true; schema.len()])
+    let (rs, rows, dropped, _) = load_records(rdr, &map, schema, &vec![true; schema.len()])?;
+    Ok((rs, rows, dropped))
 }
 
 type CsvReader = csv::Reader<std::io::BufReader<File>>;
@@ -127,18 +128,18 @@ fn open_records_csv(path: &Path, schema: &Schema) -> Result<(CsvReader, Vec<usiz
     Ok((rdr, map))
 }
 
-/// Per-batch packing of the columns that are not kept: one netstring-like key per row
-/// (`N` for NULL, `<len>:<value>` otherwise), plus its hash.
+/// Per-batch packing of the columns that are not kept: one key per row, per column a 0 byte
+/// for NULL, else a 1 byte, the value's length (`u32`, little-endian) and the value; plus the
+/// key's hash.
 #[derive(Default)]
 struct RestBatch {
-    text: String,
+    text: Vec<u8>,
     ends: Vec<usize>,
     hashes: Vec<u64>,
 }
 
 impl RestBatch {
     fn fill(&mut self, batch: &[csv::StringRecord], srcs: &[usize]) {
-        use std::fmt::Write as _;
         self.text.clear();
         self.ends.clear();
         self.hashes.clear();
@@ -146,33 +147,70 @@ impl RestBatch {
             let start = self.text.len();
             for &src in srcs {
                 match rec.get(src).filter(|v| !is_null_text(v)) {
-                    None => self.text.push('N'),
+                    None => self.text.push(0),
                     Some(v) => {
-                        write!(self.text, "{}:", v.len()).expect("writing to a String");
-                        self.text.push_str(v);
+                        self.text.push(1);
+                        let len = u32::try_from(v.len()).expect("a CSV field is < 4 GiB");
+                        self.text.extend_from_slice(&len.to_le_bytes());
+                        self.text.extend_from_slice(v.as_bytes());
                     }
                 }
             }
             self.ends.push(self.text.len());
             self.hashes
-                .push(crate::records::hash_bytes(&self.text.as_bytes()[start..]));
+                .push(crate::records::hash_bytes(&self.text[start..]));
         }
     }
 
-    fn get(&self, r: usize) -> &str {
+    fn get(&self, r: usize) -> &[u8] {
         let start = if r == 0 { 0 } else { self.ends[r - 1] };
         &self.text[start..self.ends[r]]
     }
 }
 
+/// The packed keys (see [`RestBatch`]) of the columns not kept, per kept record.
+#[derive(Default)]
+struct RestKeys {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl RestKeys {
+    fn get(&self, p: usize) -> &[u8] {
+        let start = if p == 0 { 0 } else { self.ends[p - 1] };
+        &self.text[start..self.ends[p]]
+    }
+
+    /// Field `k` (among the columns not kept, in column order) of record `p`; None for NULL.
+    fn field(&self, p: usize, k: usize) -> Option<&str> {
+        let mut key = self.get(p);
+        let mut i = 0;
+        loop {
+            let (&tag, rest) = key.split_first()?;
+            let (val, rest) = if tag == 0 {
+                (None, rest)
+            } else {
+                let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+                let (v, rest) = rest.get(4..)?.split_at_checked(len)?;
+                (Some(v), rest)
+            };
+            if i == k {
+                return val.and_then(|v| std::str::from_utf8(v).ok());
+            }
+            key = rest;
+            i += 1;
+        }
+    }
+}
+
 /// Reads the records: columns with `keep[c]` are interned; the others are only used to drop
-/// exact duplicates and are left NULL in the result.
+/// exact duplicates (and returned packed per record) and are left NULL in the result.
 fn load_records<R: std::io::Read + Send>(
     mut rdr: csv::Reader<R>,
     map: &[usize],
     schema: &Schema,
     keep: &[bool],
-) -> Result<(RecordSet, u64, u64)> {
+) -> Result<(RecordSet, u64, u64, RestKeys)> {
     let mut builder = RecordSetBuilder::new(schema.clone());
     let rest_srcs: Vec<usize> = (0..map.len())
         .filter(|&c| !keep[c])
@@ -180,8 +218,8 @@ fn load_records<R: std::io::Read + Send>(
         .collect();
     // Row deduplication: (record position, upper hash bits), hashed by kept codes and rest key.
     let mut seen: HashTable<(u32, u32)> = HashTable::new();
-    // Rest keys of the records kept so far, back to back.
-    let (mut rest_text, mut rest_ends) = (String::new(), Vec::<usize>::new());
+    // Rest keys of the records kept so far.
+    let mut kept_rest = RestKeys::default();
     let (mut rows, mut dropped) = (0u64, 0u64);
     let row_hash = |codes: &mut dyn Iterator<Item = u32>, rest: u64| {
         let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
@@ -268,16 +306,12 @@ fn load_records<R: std::io::Read + Send>(
                 rows += 1;
                 let h = row_hash(&mut codes.iter().map(|c| c[r]), rest.hashes[r]);
                 let h32 = (h >> 32) as u32;
-                let (b, rest_r) = (&builder, rest.get(r));
-                let rest_of = |p: usize| {
-                    let start = if p == 0 { 0 } else { rest_ends[p - 1] };
-                    &rest_text[start..rest_ends[p]]
-                };
+                let (b, rest_r, kr) = (&builder, rest.get(r), &kept_rest);
                 if seen
                     .find(table_hash(h32), |&(pos, hc)| {
                         hc == h32
                             && b.codes_equal(pos as usize, codes.iter().map(|c| c[r]))
-                            && rest_of(pos as usize) == rest_r
+                            && kr.get(pos as usize) == rest_r
                     })
                     .is_some()
                 {
@@ -286,15 +320,15 @@ fn load_records<R: std::io::Read + Send>(
                 }
                 let pos = builder.len() as u32;
                 builder.push_codes(rows as i64 - dropped as i64, codes.iter().map(|c| c[r]));
-                rest_text.push_str(rest_r);
-                rest_ends.push(rest_text.len());
+                kept_rest.text.extend_from_slice(rest_r);
+                kept_rest.ends.push(kept_rest.text.len());
                 seen.insert_unique(table_hash(h32), (pos, h32), |&(_, hc)| table_hash(hc));
             }
             let _ = back_tx.send(batch);
         }
         Ok(())
     })?;
-    Ok((builder.build(), rows, dropped))
+    Ok((builder.build(), rows, dropped, kept_rest))
 }
 
 /// Records per batch handed from the CSV reader thread to the interner.
@@ -314,15 +348,16 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     summary.compile_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    // Only the columns the model reads (and the output's source_person_id) are interned; the
-    // others only take part in dropping exact duplicates.
+    // Only the columns the model reads are interned; the others only take part in dropping
+    // exact duplicates (and source_person_id is read back from its packed key for the output).
     let spid = schema
         .index_of("source_person_id")
         .expect("person-record schema has source_person_id");
-    let mut keep = model.used_columns();
-    keep[spid] = true;
+    let keep = model.used_columns();
     let (rdr, map) = open_records_csv(&opts.csv, &schema)?;
-    let (records, rows, dropped) = load_records(rdr, &map, &schema, &keep)?;
+    let (records, rows, dropped, rest) = load_records(rdr, &map, &schema, &keep)?;
+    // Where source_person_id is: interned, or field `k` of the packed keys.
+    let spid_field = (!keep[spid]).then(|| keep[..spid].iter().filter(|k| !**k).count());
     summary.load_seconds = t.elapsed().as_secs_f64();
     summary.rows_read = rows;
     summary.exact_duplicates_dropped = dropped;
@@ -365,8 +400,16 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         &popts,
         |pairs| {
             let mut text = String::with_capacity(pairs.len() * 128);
+            let name = |id: i64| {
+                let pos = records.position_fast(id);
+                match spid_field {
+                    None => pos.and_then(|i| records.value(i, spid)),
+                    Some(k) => pos.and_then(|i| rest.field(i, k)),
+                }
+                .unwrap_or("")
+            };
             for p in &pairs {
-                write_line(&mut text, p, &records, spid, &has_tf);
+                write_line(&mut text, p, &name, &has_tf);
             }
             text
         },
@@ -393,17 +436,13 @@ fn push_csv_field(out: &mut String, s: &str) {
 }
 
 /// Appends one output line for `p` to `line`.
-fn write_line(line: &mut String, p: &ScoredPair, rs: &RecordSet, spid: usize, has_tf: &[bool]) {
+fn write_line<'a>(
+    line: &mut String,
+    p: &ScoredPair,
+    name: &impl Fn(i64) -> &'a str,
+    has_tf: &[bool],
+) {
     use std::fmt::Write as _;
-    let name = |id: i64| {
-        // `score_csv` numbers records 1..=n: try that before a binary search.
-        let ids = rs.ids();
-        let pos = usize::try_from(id - 1)
-            .ok()
-            .filter(|&g| ids.get(g) == Some(&id))
-            .or_else(|| rs.position(id));
-        pos.and_then(|i| rs.value(i, spid)).unwrap_or("")
-    };
     push_csv_field(line, name(p.id_l));
     line.push(',');
     push_csv_field(line, name(p.id_r));
@@ -474,7 +513,7 @@ mod tests {
         let mut keep = vec![false; schema.len()];
         keep[schema.index_of("first_name").unwrap()] = true;
         let (rdr, map) = open_records_csv(&path, &schema).unwrap();
-        let (some, rows2, dropped2) = load_records(rdr, &map, &schema, &keep).unwrap();
+        let (some, rows2, dropped2, rest) = load_records(rdr, &map, &schema, &keep).unwrap();
         assert_eq!((rows2, dropped2), (rows, dropped));
         assert_eq!(some.ids(), all.ids());
         let fname = schema.index_of("first_name").unwrap();
@@ -482,6 +521,9 @@ mod tests {
         for i in 0..all.len() {
             assert_eq!(some.value(i, fname), all.value(i, fname));
             assert_eq!(some.value(i, phone), None, "columns not kept are NULL");
+            let k = phone - 1; // first_name (kept) comes before phone
+            assert_eq!(rest.field(i, k), all.value(i, phone));
+            assert_eq!(rest.field(i, 1), all.value(i, 1));
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

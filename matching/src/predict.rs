@@ -154,7 +154,7 @@ impl TfTables {
 
     #[inline]
     fn get(&self, rs: &RecordSet, col: usize, i: usize) -> Option<f64> {
-        let code = rs.columns[col].codes[i];
+        let code = rs.code(i, col);
         if code == NULL {
             return None;
         }
@@ -448,15 +448,14 @@ impl Model {
                 });
             }
         }
-        let ids = ctx.rs.ids();
         let match_probability = if bf == f64::INFINITY {
             1.0
         } else {
             bf / (1.0 + bf)
         };
         Ok(ScoredPair {
-            id_l: ids[ctx.l],
-            id_r: ids[ctx.r],
+            id_l: ctx.rs.id(ctx.l),
+            id_r: ctx.rs.id(ctx.r),
             match_weight: bf.log2(),
             match_probability,
             match_key,

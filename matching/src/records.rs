@@ -9,6 +9,7 @@
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -94,16 +95,14 @@ pub(crate) struct Column {
     pub(crate) dict: Dict,
 }
 
-impl Column {
-    /// The value of record `i` (None for NULL).
-    #[inline]
-    pub(crate) fn get(&self, i: usize) -> Option<&str> {
-        match self.codes[i] {
-            NULL => None,
-            c => Some(self.dict.get(c)),
-        }
-    }
-}
+/// Most columns whose codes are also stored row-major (one cache line per record).
+pub(crate) const ROW_WIDTH: usize = 16;
+
+/// The codes of one record, one cache line: scoring a random pair reads two lines instead of
+/// one per column.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Row(pub(crate) [u32; ROW_WIDTH]);
 
 /// An immutable set of records: ids (strictly increasing) and one [`Column`] per schema column.
 #[derive(Debug, Clone)]
@@ -111,6 +110,10 @@ pub struct RecordSet {
     schema: Schema,
     ids: Vec<i64>,
     pub(crate) columns: Vec<Column>,
+    /// The same codes row-major, when the schema has at most [`ROW_WIDTH`] columns (else empty).
+    rows: Vec<Row>,
+    /// Whether `ids` is exactly `1..=len` (then an id is found without reading `ids`).
+    dense: bool,
 }
 
 impl RecordSet {
@@ -135,8 +138,73 @@ impl RecordSet {
     }
 
     /// Value of column `col` of record at position `i` (None = NULL).
+    #[inline]
     pub fn value(&self, i: usize, col: usize) -> Option<&str> {
-        self.columns[col].get(i)
+        match self.code(i, col) {
+            NULL => None,
+            c => Some(self.columns[col].dict.get(c)),
+        }
+    }
+
+    /// Id of the record at position `i`.
+    #[inline]
+    pub(crate) fn id(&self, i: usize) -> i64 {
+        if self.dense {
+            i as i64 + 1
+        } else {
+            self.ids[i]
+        }
+    }
+
+    /// Position of the record with this id, trying `id - 1` first (without a memory read
+    /// when the ids are `1..=len`).
+    #[inline]
+    pub(crate) fn position_fast(&self, id: i64) -> Option<usize> {
+        if self.dense {
+            return usize::try_from(id - 1).ok().filter(|&p| p < self.ids.len());
+        }
+        usize::try_from(id - 1)
+            .ok()
+            .filter(|&g| self.ids.get(g) == Some(&id))
+            .or_else(|| self.position(id))
+    }
+
+    /// Code of column `col` of record at position `i` ([`NULL`] for NULL).
+    #[inline]
+    pub(crate) fn code(&self, i: usize, col: usize) -> u32 {
+        if self.rows.is_empty() {
+            self.columns[col].codes[i]
+        } else {
+            self.rows[i].0[col]
+        }
+    }
+
+    fn new(schema: Schema, ids: Vec<i64>, columns: Vec<Column>) -> Self {
+        let mut rows = Vec::new();
+        if columns.len() <= ROW_WIDTH {
+            rows = vec![Row([NULL; ROW_WIDTH]); ids.len()];
+            let cols: Vec<&[u32]> = columns.iter().map(|c| c.codes.as_slice()).collect();
+            rows.par_chunks_mut(1 << 14)
+                .enumerate()
+                .for_each(|(k, chunk)| {
+                    let base = k << 14;
+                    for (j, row) in chunk.iter_mut().enumerate() {
+                        for (c, codes) in cols.iter().enumerate() {
+                            row.0[c] = codes[base + j];
+                        }
+                    }
+                });
+        }
+        // Ids are strictly increasing: they are 1..=n iff the first is 1 and the last is n.
+        let dense = ids.first().is_none_or(|&f| f == 1)
+            && ids.last().is_none_or(|&l| l == ids.len() as i64);
+        Self {
+            schema,
+            ids,
+            columns,
+            rows,
+            dense,
+        }
     }
 
     /// Position of the record with this id.
@@ -243,11 +311,7 @@ impl RecordSetBuilder {
 
     /// Finishes the set.
     pub fn build(self) -> RecordSet {
-        RecordSet {
-            schema: self.schema,
-            ids: self.ids,
-            columns: self.columns,
-        }
+        RecordSet::new(self.schema, self.ids, self.columns)
     }
 }
 

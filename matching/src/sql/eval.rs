@@ -29,13 +29,13 @@ impl<'a> Ctx<'a> for PairCtx<'a> {
     #[inline]
     fn text(&self, side: Side, col: usize) -> Option<&'a str> {
         let i = if side == Side::L { self.l } else { self.r };
-        self.rs.columns[col].get(i)
+        self.rs.value(i, col)
     }
 
     #[inline]
     fn code(&self, side: Side, col: usize) -> u32 {
         let i = if side == Side::L { self.l } else { self.r };
-        self.rs.columns[col].codes[i]
+        self.rs.code(i, col)
     }
 }
 
