@@ -185,24 +185,23 @@ impl<'a> MatchGraph<'a> {
             return Err(GraphError::TooLarge);
         }
 
-        let mut person_index: HashMap<i64, u32, FixedState> =
-            HashMap::with_capacity_and_hasher(persons.len(), FixedState::with_seed(0x9e37));
+        let mut person_index = IdIndex::new(persons.len(), persons.iter().map(|p| p.id), 0x9e37);
         for (i, p) in persons.iter().enumerate() {
-            if person_index.insert(p.id, i as u32).is_some() {
+            if !person_index.insert(p.id, i as u32) {
                 return Err(GraphError::DuplicatePerson { person: p.id });
             }
         }
-        let mut record_index: HashMap<i64, u32, FixedState> =
-            HashMap::with_capacity_and_hasher(records.len(), FixedState::with_seed(0x7f4a));
+        let mut record_index =
+            IdIndex::new(records.len(), records.iter().map(|m| m.record), 0x7f4a);
         let mut record_persons = Vec::with_capacity(records.len());
         for m in records {
-            let Some(&p) = person_index.get(&m.person) else {
+            let Some(p) = person_index.get(m.person) else {
                 return Err(GraphError::UnknownPerson {
                     record: m.record,
                     person: m.person,
                 });
             };
-            if record_index.insert(m.record, p).is_some() {
+            if !record_index.insert(m.record, p) {
                 return Err(GraphError::DuplicateRecord { record: m.record });
             }
             record_persons.push(p);
@@ -215,8 +214,7 @@ impl<'a> MatchGraph<'a> {
         for res in results {
             let person_of = |record: i64| {
                 record_index
-                    .get(&record)
-                    .copied()
+                    .get(record)
                     .ok_or(GraphError::MissingPerson { record })
             };
             let (pl, pr) = (person_of(res.l)?, person_of(res.r)?);
@@ -348,6 +346,62 @@ impl<'a> MatchGraph<'a> {
             .then(b.created.cmp(&a.created))
             .then(b.id.cmp(&a.id));
         order == Ordering::Greater
+    }
+}
+
+/// A map from database ids to dense indexes. Database ids are identity columns, so the ids of a
+/// crosswalk are usually dense: then a direct-indexed table replaces hashing (several times faster
+/// for millions of ids); sparse ids fall back to a hash map.
+#[derive(Debug)]
+enum IdIndex {
+    Dense { min: i64, slots: Vec<u32> },
+    Hashed(HashMap<i64, u32, FixedState>),
+}
+
+impl IdIndex {
+    const EMPTY: u32 = u32::MAX;
+
+    /// An empty index sized for `len` of `ids` (which it only scans for their range).
+    fn new(len: usize, ids: impl Iterator<Item = i64> + Clone, seed: u64) -> Self {
+        let (min, max) = ids.fold((i64::MAX, i64::MIN), |(lo, hi), id| {
+            (lo.min(id), hi.max(id))
+        });
+        let span = (max as i128 - min as i128 + 1).max(0) as u128;
+        // At most ~16 bytes per id for the table, i.e. ids at least a quarter dense.
+        if len > 0 && span <= (len as u128) * 4 + 1024 {
+            Self::Dense {
+                min,
+                slots: vec![Self::EMPTY; span as usize],
+            }
+        } else {
+            Self::Hashed(HashMap::with_capacity_and_hasher(
+                len,
+                FixedState::with_seed(seed),
+            ))
+        }
+    }
+
+    /// Adds `id`; false if it was already present.
+    fn insert(&mut self, id: i64, index: u32) -> bool {
+        match self {
+            Self::Dense { min, slots } => {
+                let slot = &mut slots[(id - *min) as usize];
+                let fresh = *slot == Self::EMPTY;
+                *slot = index;
+                fresh
+            }
+            Self::Hashed(map) => map.insert(id, index).is_none(),
+        }
+    }
+
+    fn get(&self, id: i64) -> Option<u32> {
+        match self {
+            Self::Dense { min, slots } => {
+                let offset = usize::try_from(id.checked_sub(*min)?).ok()?;
+                slots.get(offset).copied().filter(|&i| i != Self::EMPTY)
+            }
+            Self::Hashed(map) => map.get(&id).copied(),
+        }
     }
 }
 
@@ -999,6 +1053,48 @@ mod tests {
         assert_eq!(a.groups.iter().map(|g| g.key).collect::<Vec<_>>(), [4, 1]);
         let a = c.analyze(&pending(&[(1, 2), (6, 7), (2, 3), (5, 6)]), 0.9);
         assert_eq!(a.groups.iter().map(|g| g.key).collect::<Vec<_>>(), [1, 4]);
+    }
+
+    #[test]
+    fn sparse_ids_give_the_same_analysis() {
+        // Ids far apart take the hash-map path instead of the dense table.
+        let scale = 1_000_000_007_i64;
+        let res = results(&[(0.5, 1, 2), (1.0, 1, 3), (0.5, 2, 4), (0.5, 5, 6)]);
+        let sparse_res: Vec<GraphResult> = res
+            .iter()
+            .map(|x| GraphResult {
+                l: x.l * scale,
+                r: x.r * scale,
+                ..*x
+            })
+            .collect();
+        let sparse = Crosswalk::of(&[
+            (scale, &[scale]),
+            (2 * scale, &[2 * scale]),
+            (3 * scale, &[3 * scale, -7]),
+            (4 * scale, &[4 * scale]),
+            (5 * scale, &[5 * scale]),
+            (6 * scale, &[6 * scale]),
+        ]);
+        let a = sparse.analyze(&sparse_res, 0.9);
+        assert_eq!(
+            group_rows(&a),
+            groups(&[(&[0, 1, 2], false), (&[3], false)])
+        );
+        // Person 3 has two records, so record 1 moves into it.
+        assert_eq!(
+            actions_by_group(&a),
+            [vec![(scale, scale, 1, 3 * scale, 1)]]
+        );
+        assert_eq!(a.groups[0].key, -7);
+        assert_eq!(
+            sparse.error(&results(&[(0.5, scale, 8 * scale)])),
+            GraphError::MissingPerson { record: 8 * scale }
+        );
+        assert_eq!(
+            sparse.clone().with(9, &[scale]).error(&sparse_res),
+            GraphError::DuplicateRecord { record: scale }
+        );
     }
 
     #[test]
