@@ -183,9 +183,28 @@ impl RestKeys {
 
     /// Field `k` (among the columns not kept, in column order) of record `p`; None for NULL.
     fn field(&self, p: usize, k: usize) -> Option<&str> {
-        let mut key = self.get(p);
+        self.field_in(self.get(p), k).map(|(v, _)| v)
+    }
+
+    /// Offset in `text` of field `k` of record `p` (for [`Self::field_at`]); None for NULL.
+    fn field_offset(&self, p: usize, k: usize) -> Option<usize> {
+        let start = if p == 0 { 0 } else { self.ends[p - 1] };
+        self.field_in(self.get(p), k).map(|(_, off)| start + off)
+    }
+
+    /// The (not NULL) field starting at `offset` in `text`.
+    #[inline]
+    fn field_at(&self, offset: usize) -> Option<&str> {
+        self.field_in(self.text.get(offset..)?, 0).map(|(v, _)| v)
+    }
+
+    /// Field `k` of a packed key and its offset in the key; None for NULL.
+    fn field_in<'t>(&self, key: &'t [u8], k: usize) -> Option<(&'t str, usize)> {
+        let whole = key.len();
+        let mut key = key;
         let mut i = 0;
         loop {
+            let off = whole - key.len();
             let (&tag, rest) = key.split_first()?;
             let (val, rest) = if tag == 0 {
                 (None, rest)
@@ -195,7 +214,9 @@ impl RestKeys {
                 (Some(v), rest)
             };
             if i == k {
-                return val.and_then(|v| std::str::from_utf8(v).ok());
+                return val
+                    .and_then(|v| std::str::from_utf8(v).ok())
+                    .map(|v| (v, off));
             }
             key = rest;
             i += 1;
@@ -355,9 +376,20 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         .expect("person-record schema has source_person_id");
     let keep = model.used_columns();
     let (rdr, map) = open_records_csv(&opts.csv, &schema)?;
-    let (records, rows, dropped, rest) = load_records(rdr, &map, &schema, &keep)?;
+    let (mut records, rows, dropped, rest) = load_records(rdr, &map, &schema, &keep)?;
     // Where source_person_id is: interned, or field `k` of the packed keys.
     let spid_field = (!keep[spid]).then(|| keep[..spid].iter().filter(|k| !**k).count());
+    // If possible, each record's row also holds the offset of its source_person_id in the
+    // packed keys (u32::MAX for NULL): writing a pair then reads one more line, not two.
+    let spid_in_rows = spid_field.is_some()
+        && records.has_spare_slot()
+        && u32::try_from(rest.text.len()).is_ok_and(|n| n < u32::MAX);
+    if let (true, Some(k)) = (spid_in_rows, spid_field) {
+        records.set_spare_slots(|i| {
+            rest.field_offset(i, k)
+                .map_or(u32::MAX, |o| u32::try_from(o).expect("checked above"))
+        });
+    }
     summary.load_seconds = t.elapsed().as_secs_f64();
     summary.rows_read = rows;
     summary.exact_duplicates_dropped = dropped;
@@ -395,23 +427,26 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         .map(|c| c.tf_column.is_some())
         .collect();
     // Pairs are formatted on the worker threads that scored them; this thread only writes.
+    let name = |id: i64| {
+        let pos = records.position_fast(id);
+        match spid_field {
+            None => pos.and_then(|i| records.value(i, spid)),
+            Some(_) if spid_in_rows => pos.and_then(|i| match records.spare_slot(i) {
+                u32::MAX => None,
+                o => rest.field_at(o as usize),
+            }),
+            Some(k) => pos.and_then(|i| rest.field(i, k)),
+        }
+        .unwrap_or("")
+    };
     let stats = model.predict_mapped(
         &records,
         &popts,
-        |pairs| {
-            let mut text = String::with_capacity(pairs.len() * 128);
-            let name = |id: i64| {
-                let pos = records.position_fast(id);
-                match spid_field {
-                    None => pos.and_then(|i| records.value(i, spid)),
-                    Some(k) => pos.and_then(|i| rest.field(i, k)),
-                }
-                .unwrap_or("")
-            };
-            for p in &pairs {
-                write_line(&mut text, p, &name, &has_tf);
+        |text: &mut String, p| {
+            if text.capacity() == 0 {
+                text.reserve(popts.chunk_pairs * 128);
             }
-            text
+            write_line(text, &p, &name, &has_tf);
         },
         |text| out.write_all(text.as_bytes()).map_err(io_err(&opts.out)),
     )?;

@@ -209,12 +209,17 @@ impl Model {
     where
         F: FnMut(&[ScoredPair]) -> Result<()>,
     {
-        self.predict_mapped(records, opts, |pairs| pairs, |pairs| sink(&pairs))
+        self.predict_mapped(
+            records,
+            opts,
+            |out: &mut Vec<ScoredPair>, pair| out.push(pair),
+            |pairs| sink(&pairs),
+        )
     }
 
-    /// Like [`Model::predict`], but each non-empty chunk of scored pairs is first transformed
-    /// by `map` on the worker thread that scored it (e.g. formatted), then passed to `sink` in
-    /// order.
+    /// Like [`Model::predict`], but each scored pair is added by `map` to its chunk's `T` on
+    /// the worker thread that scored it, right after scoring (e.g. formatted, while the pair's
+    /// records are in cache); each non-empty chunk is then passed to `sink` in order.
     pub(crate) fn predict_mapped<T, M, F>(
         &self,
         records: &RecordSet,
@@ -223,8 +228,8 @@ impl Model {
         mut sink: F,
     ) -> Result<PredictStats>
     where
-        T: Send,
-        M: Fn(Vec<ScoredPair>) -> T + Sync,
+        T: Send + Default,
+        M: Fn(&mut T, ScoredPair) + Sync,
         F: FnMut(T) -> Result<()>,
     {
         let mut stats = PredictStats::default();
@@ -328,14 +333,15 @@ impl Model {
         sink: &mut F,
     ) -> Result<()>
     where
-        T: Send,
-        M: Fn(Vec<ScoredPair>) -> T + Sync,
+        T: Send + Default,
+        M: Fn(&mut T, ScoredPair) + Sync,
         F: FnMut(T) -> Result<()>,
     {
         let results: Vec<WindowResult<T>> = window
             .par_iter()
             .map(|tasks| {
-                let mut out = Vec::new();
+                let mut out = T::default();
+                let mut emitted = 0usize;
                 let mut scored = 0u64;
                 for t in tasks {
                     for &p in t.partners {
@@ -370,12 +376,12 @@ impl Model {
                         };
                         let pair = self.score(&ctx, tf, match_key, opts.explain)?;
                         if opts.threshold.is_none_or(|th| pair.match_probability > th) {
-                            out.push(pair);
+                            map(&mut out, pair);
+                            emitted += 1;
                         }
                     }
                 }
-                let emitted = out.len();
-                Ok(((!out.is_empty()).then(|| map(out)), emitted, scored))
+                Ok(((emitted > 0).then_some(out), emitted, scored))
             })
             .collect();
         window.clear();

@@ -169,6 +169,28 @@ impl RecordSet {
             .or_else(|| self.position(id))
     }
 
+    /// Whether each row has a spare slot (the schema has fewer than [`ROW_WIDTH`] columns),
+    /// free for the caller's per-record data (e.g. an offset of the record's text elsewhere).
+    pub(crate) fn has_spare_slot(&self) -> bool {
+        !self.rows.is_empty() && self.schema.len() < ROW_WIDTH
+    }
+
+    /// Sets the spare slot of every row (see [`Self::has_spare_slot`]).
+    pub(crate) fn set_spare_slots(&mut self, value: impl Fn(usize) -> u32 + Sync) {
+        assert!(self.has_spare_slot());
+        let slot = ROW_WIDTH - 1;
+        self.rows
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, row)| row.0[slot] = value(i));
+    }
+
+    /// The spare slot of row `i` (see [`Self::has_spare_slot`]).
+    #[inline]
+    pub(crate) fn spare_slot(&self, i: usize) -> u32 {
+        self.rows[i].0[ROW_WIDTH - 1]
+    }
+
     /// Code of column `col` of record at position `i` ([`NULL`] for NULL).
     #[inline]
     pub(crate) fn code(&self, i: usize, col: usize) -> u32 {
@@ -182,18 +204,18 @@ impl RecordSet {
     fn new(schema: Schema, ids: Vec<i64>, columns: Vec<Column>) -> Self {
         let mut rows = Vec::new();
         if columns.len() <= ROW_WIDTH {
-            rows = vec![Row([NULL; ROW_WIDTH]); ids.len()];
             let cols: Vec<&[u32]> = columns.iter().map(|c| c.codes.as_slice()).collect();
-            rows.par_chunks_mut(1 << 14)
-                .enumerate()
-                .for_each(|(k, chunk)| {
-                    let base = k << 14;
-                    for (j, row) in chunk.iter_mut().enumerate() {
-                        for (c, codes) in cols.iter().enumerate() {
-                            row.0[c] = codes[base + j];
-                        }
+            rows = (0..ids.len())
+                .into_par_iter()
+                .with_min_len(1 << 12)
+                .map(|i| {
+                    let mut row = [NULL; ROW_WIDTH];
+                    for (slot, codes) in row.iter_mut().zip(&cols) {
+                        *slot = codes[i];
                     }
-                });
+                    Row(row)
+                })
+                .collect();
         }
         // Ids are strictly increasing: they are 1..=n iff the first is 1 and the last is n.
         let dense = ids.first().is_none_or(|&f| f == 1)
