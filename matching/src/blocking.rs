@@ -186,7 +186,9 @@ impl RuleIndex {
                 }
             }
         }
-        let sorted = |keys: &[u32]| -> Vec<u32> {
+        // Positions sorted by (key, position), plus, for keys of width 1 or 2, each sorted
+        // position's key packed into a u64 (equal keys iff equal packed keys).
+        let sorted = |keys: &[u32]| -> (Vec<u32>, Option<Vec<u64>>) {
             if (1..=2).contains(&width) {
                 // Pack (key, position) into integers: sorting them is cache-friendly and gives
                 // the same (key, position) order as the slice comparison below.
@@ -199,7 +201,8 @@ impl RuleIndex {
                     })
                     .collect();
                 packed.par_sort_unstable();
-                return packed.into_iter().map(|(_, i)| i).collect();
+                let (keys, pos) = packed.into_iter().unzip();
+                return (pos, Some(keys));
             }
             let mut v: Vec<u32> = (0..n as u32)
                 .filter(|&i| width == 0 || keys[i as usize * width] != NULL)
@@ -210,11 +213,11 @@ impl RuleIndex {
                     .cmp(&keys[b * width..(b + 1) * width])
                     .then(a.cmp(&b))
             });
-            v
+            (v, None)
         };
-        let by_rkey = sorted(rkeys.as_deref().unwrap_or(&lkeys));
+        let (by_rkey, packed) = sorted(rkeys.as_deref().unwrap_or(&lkeys));
         let by_lkey = if need_left_index && rkeys.is_some() {
-            Some(sorted(&lkeys))
+            Some(sorted(&lkeys).0)
         } else {
             None
         };
@@ -224,14 +227,22 @@ impl RuleIndex {
                 start: vec![0; n],
                 end: vec![0; n],
             };
-            let key = |q: usize| {
-                let i = by_rkey[q] as usize;
-                &lkeys[i * width..(i + 1) * width]
+            // Equal keys of sorted entries `a` and `b`: from the packed keys when there are
+            // (sequential reads), else from the records' keys.
+            let same = |a: usize, b: usize| match &packed {
+                Some(p) => p[a] == p[b],
+                None => {
+                    let key = |q: usize| {
+                        let i = by_rkey[q] as usize;
+                        &lkeys[i * width..(i + 1) * width]
+                    };
+                    key(a) == key(b)
+                }
             };
             let mut s = 0;
             while s < by_rkey.len() {
                 let mut e = s + 1;
-                while e < by_rkey.len() && key(e) == key(s) {
+                while e < by_rkey.len() && same(e, s) {
                     e += 1;
                 }
                 for (q, &pos) in by_rkey.iter().enumerate().take(e).skip(s) {
