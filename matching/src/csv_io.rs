@@ -242,14 +242,16 @@ fn load_records<R: std::io::Read + Send>(
     // Rest keys of the records kept so far.
     let mut kept_rest = RestKeys::default();
     let (mut rows, mut dropped) = (0u64, 0u64);
-    let row_hash = |codes: &mut dyn Iterator<Item = u32>, rest: u64| {
+    // Only kept columns have codes (the others are NULL in every record).
+    let kept: Vec<usize> = (0..map.len()).filter(|&c| keep[c]).collect();
+    fn row_hash(codes: impl Iterator<Item = u32>, rest: u64) -> u64 {
         let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
         for c in codes {
             h.write_u32(c);
         }
         h.write_u64(rest);
         h.finish()
-    };
+    }
     let table_hash = |h32: u32| -> u64 {
         u64::from(h32)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -308,7 +310,6 @@ fn load_records<R: std::io::Read + Send>(
                         |(((col, interner), out), (src, keep))| {
                             out.clear();
                             if !**keep {
-                                out.resize(batch.len(), NULL);
                                 return;
                             }
                             for rec in &batch {
@@ -325,13 +326,13 @@ fn load_records<R: std::io::Read + Send>(
             drop(work);
             for r in 0..batch.len() {
                 rows += 1;
-                let h = row_hash(&mut codes.iter().map(|c| c[r]), rest.hashes[r]);
+                let h = row_hash(kept.iter().map(|&c| codes[c][r]), rest.hashes[r]);
                 let h32 = (h >> 32) as u32;
                 let (b, rest_r, kr) = (&builder, rest.get(r), &kept_rest);
                 if seen
                     .find(table_hash(h32), |&(pos, hc)| {
                         hc == h32
-                            && b.codes_equal(pos as usize, codes.iter().map(|c| c[r]))
+                            && b.codes_equal(pos as usize, &kept, kept.iter().map(|&c| codes[c][r]))
                             && kr.get(pos as usize) == rest_r
                     })
                     .is_some()
@@ -340,7 +341,11 @@ fn load_records<R: std::io::Read + Send>(
                     continue;
                 }
                 let pos = builder.len() as u32;
-                builder.push_codes(rows as i64 - dropped as i64, codes.iter().map(|c| c[r]));
+                builder.push_codes(
+                    rows as i64 - dropped as i64,
+                    &kept,
+                    kept.iter().map(|&c| codes[c][r]),
+                );
                 kept_rest.text.extend_from_slice(rest_r);
                 kept_rest.ends.push(kept_rest.text.len());
                 seen.insert_unique(table_hash(h32), (pos, h32), |&(_, hc)| table_hash(hc));

@@ -302,23 +302,27 @@ impl RecordSetBuilder {
         self.columns.iter_mut().zip(self.interners.iter_mut())
     }
 
-    /// Adds a record given its codes (from [`Self::intern`]); the id must be larger than the
-    /// last one.
-    pub(crate) fn push_codes(&mut self, id: i64, codes: impl Iterator<Item = u32>) {
+    /// Adds a record given the codes of columns `cols` (the others are NULL); the id must be
+    /// larger than the last one. Every record must be added with the same `cols`.
+    pub(crate) fn push_codes(&mut self, id: i64, cols: &[usize], codes: impl Iterator<Item = u32>) {
         debug_assert!(self.ids.last().is_none_or(|&last| last < id));
         self.ids.push(id);
-        for (col, code) in self.columns.iter_mut().zip(codes) {
-            col.codes.push(code);
+        for (&c, code) in cols.iter().zip(codes) {
+            self.columns[c].codes.push(code);
         }
     }
 
-    /// Whether the record at `pos` has exactly these codes.
+    /// Whether the record at `pos` has exactly these codes in columns `cols`.
     #[inline]
-    pub(crate) fn codes_equal(&self, pos: usize, codes: impl Iterator<Item = u32>) -> bool {
-        self.columns
-            .iter()
+    pub(crate) fn codes_equal(
+        &self,
+        pos: usize,
+        cols: &[usize],
+        codes: impl Iterator<Item = u32>,
+    ) -> bool {
+        cols.iter()
             .zip(codes)
-            .all(|(col, c)| col.codes[pos] == c)
+            .all(|(&c, code)| self.columns[c].codes[pos] == code)
     }
 
     /// Number of records pushed so far.
@@ -332,7 +336,12 @@ impl RecordSetBuilder {
     }
 
     /// Finishes the set.
-    pub fn build(self) -> RecordSet {
+    pub fn build(mut self) -> RecordSet {
+        // Columns left out by `push_codes` are NULL.
+        let n = self.ids.len();
+        for col in &mut self.columns {
+            col.codes.resize(n, NULL);
+        }
         RecordSet::new(self.schema, self.ids, self.columns)
     }
 }
