@@ -324,9 +324,9 @@ fn load_records<R: std::io::Read + Send>(
                 || rest.fill(&batch, &rest_srcs),
             );
             drop(work);
-            for r in 0..batch.len() {
+            for (r, &rest_hash) in rest.hashes.iter().enumerate() {
                 rows += 1;
-                let h = row_hash(kept.iter().map(|&c| codes[c][r]), rest.hashes[r]);
+                let h = row_hash(kept.iter().map(|&c| codes[c][r]), rest_hash);
                 let h32 = (h >> 32) as u32;
                 let (b, rest_r, kr) = (&builder, rest.get(r), &kept_rest);
                 if seen
