@@ -56,11 +56,22 @@ impl Dict {
 
 /// Interns the values of one column into its [`Dict`].
 ///
-/// Entries are (code, upper 32 bits of the value's hash), so growing the table rehashes from
-/// the entry alone instead of re-reading and re-hashing every string.
+/// Entries carry the value's code, the upper 32 bits of its hash, and where the value is in the
+/// dictionary's text (so a lookup reads the table and the text, not also the dictionary's
+/// offsets), and growing the table rehashes from the entry alone.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Interner {
-    table: HashTable<(u32, u32)>,
+    table: HashTable<Entry>,
+}
+
+/// An interning table entry; `start == u32::MAX` when the text offset does not fit in 32 bits
+/// (then the value is read through the dictionary).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    code: u32,
+    h32: u32,
+    start: u32,
+    len: u32,
 }
 
 /// The table hash of an entry's stored 32 hash bits (mixed so every bit range is usable).
@@ -78,12 +89,39 @@ impl Interner {
     pub(crate) fn intern(&mut self, dict: &mut Dict, s: &str) -> u32 {
         let h32 = (hash_bytes(s.as_bytes()) >> 32) as u32;
         let h = table_hash(h32);
-        if let Some(&(c, _)) = self.table.find(h, |&(c, hc)| hc == h32 && dict.get(c) == s) {
-            return c;
+        let sb = s.as_bytes();
+        let found = self.table.find(h, |e| {
+            e.h32 == h32
+                && if e.start == u32::MAX {
+                    dict.get(e.code) == s
+                } else {
+                    e.len as usize == sb.len()
+                        && dict
+                            .text
+                            .as_bytes()
+                            .get(e.start as usize..(e.start + e.len) as usize)
+                            == Some(sb)
+                }
+        });
+        if let Some(e) = found {
+            return e.code;
         }
+        let start = dict.text.len();
         let code = dict.push(s);
-        self.table
-            .insert_unique(h, (code, h32), |&(_, hc)| table_hash(hc));
+        let (start, len) = match (u32::try_from(start), u32::try_from(sb.len())) {
+            (Ok(st), Ok(len)) if st.checked_add(len).is_some_and(|e| e < u32::MAX) => (st, len),
+            _ => (u32::MAX, 0),
+        };
+        self.table.insert_unique(
+            h,
+            Entry {
+                code,
+                h32,
+                start,
+                len,
+            },
+            |e| table_hash(e.h32),
+        );
         code
     }
 }
