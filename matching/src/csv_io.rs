@@ -101,9 +101,11 @@ pub fn read_records_csv(path: &Path, schema: &Schema) -> Result<(RecordSet, u64,
 
 type CsvReader = csv::Reader<std::io::BufReader<File>>;
 
-/// Opens the CSV and maps each schema column to its CSV field index.
-fn open_records_csv(path: &Path, schema: &Schema) -> Result<(CsvReader, Vec<usize>)> {
+/// Opens the CSV and maps each schema column to its CSV field index; also returns the file's
+/// size in bytes (0 if unknown), to size the deduplication table.
+fn open_records_csv(path: &Path, schema: &Schema) -> Result<((CsvReader, u64), Vec<usize>)> {
     let file = File::open(path).map_err(io_err(path))?;
+    let size = file.metadata().map_or(0, |m| m.len());
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -125,7 +127,7 @@ fn open_records_csv(path: &Path, schema: &Schema) -> Result<(CsvReader, Vec<usiz
             }
         }
     }
-    Ok((rdr, map))
+    Ok(((rdr, size), map))
 }
 
 /// Per-batch packing of the columns that are not kept: one key per row, per column a 0 byte
@@ -227,7 +229,7 @@ impl RestKeys {
 /// Reads the records: columns with `keep[c]` are interned; the others are only used to drop
 /// exact duplicates (and returned packed per record) and are left NULL in the result.
 fn load_records<R: std::io::Read + Send>(
-    mut rdr: csv::Reader<R>,
+    (mut rdr, size): (csv::Reader<R>, u64),
     map: &[usize],
     schema: &Schema,
     keep: &[bool],
@@ -299,6 +301,13 @@ fn load_records<R: std::io::Read + Send>(
         let mut rest = RestBatch::default();
         for batch in rx {
             let batch = batch?;
+            if rows == 0 && !batch.is_empty() {
+                // Reserve the deduplication table for the rows the file likely has (growing
+                // it rehashes every entry, with a cache miss each).
+                let bytes: usize = batch.iter().map(|r| r.as_slice().len() + r.len()).sum();
+                let est = size as f64 * batch.len() as f64 / bytes.max(1) as f64;
+                seen.reserve((est * 1.05).min(1e9) as usize, |&(_, hc)| table_hash(hc));
+            }
             let mut work: Vec<_> = builder
                 .columns_mut()
                 .zip(codes.iter_mut())
