@@ -246,6 +246,9 @@ fn load_records<R: std::io::Read + Send>(
     let (mut rows, mut dropped) = (0u64, 0u64);
     // Only kept columns have codes (the others are NULL in every record).
     let kept: Vec<usize> = (0..map.len()).filter(|&c| keep[c]).collect();
+    // Ids and kept columns' codes of the records kept so far.
+    let mut ids: Vec<i64> = Vec::new();
+    let mut out_codes: Vec<Vec<u32>> = vec![Vec::new(); kept.len()];
     fn row_hash(codes: impl Iterator<Item = u32>, rest: u64) -> u64 {
         let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
         for c in codes {
@@ -297,11 +300,52 @@ fn load_records<R: std::io::Read + Send>(
                 }
             }
         });
+        // Batch k is deduplicated while batch k + 1 is interned (double-buffered codes and
+        // packed rest columns), so deduplication, which is serial, overlaps with other work.
         let mut codes: Vec<Vec<u32>> = vec![Vec::new(); map.len()];
-        let mut rest = RestBatch::default();
+        let mut prev_codes: Vec<Vec<u32>> = vec![Vec::new(); map.len()];
+        let (mut rest, mut prev_rest) = (RestBatch::default(), RestBatch::default());
+        let mut have_prev = false;
+        let dedup = |codes: &[Vec<u32>],
+                     rest: &RestBatch,
+                     seen: &mut HashTable<(u32, u32)>,
+                     kept_rest: &mut RestKeys,
+                     ids: &mut Vec<i64>,
+                     out: &mut [Vec<u32>],
+                     rows: &mut u64,
+                     dropped: &mut u64| {
+            for (r, &rest_hash) in rest.hashes.iter().enumerate() {
+                *rows += 1;
+                let h = row_hash(kept.iter().map(|&c| codes[c][r]), rest_hash);
+                let h32 = (h >> 32) as u32;
+                let (rest_r, kr, o) = (rest.get(r), &*kept_rest, &*out);
+                if seen
+                    .find(table_hash(h32), |&(pos, hc)| {
+                        let pos = pos as usize;
+                        hc == h32
+                            && kept.iter().zip(o).all(|(&c, col)| col[pos] == codes[c][r])
+                            && kr.get(pos) == rest_r
+                    })
+                    .is_some()
+                {
+                    *dropped += 1;
+                    continue;
+                }
+                let pos = ids.len() as u32;
+                ids.push(*rows as i64 - *dropped as i64);
+                for (&c, col) in kept.iter().zip(out.iter_mut()) {
+                    col.push(codes[c][r]);
+                }
+                kept_rest.text.extend_from_slice(rest_r);
+                kept_rest.ends.push(kept_rest.text.len());
+                seen.insert_unique(table_hash(h32), (pos, h32), |&(_, hc)| table_hash(hc));
+            }
+        };
+        let mut first = true;
         for batch in rx {
             let batch = batch?;
-            if rows == 0 && !batch.is_empty() {
+            if first && !batch.is_empty() {
+                first = false;
                 // Reserve the deduplication table for the rows the file likely has (growing
                 // it rehashes every entry, with a cache miss each).
                 let bytes: usize = batch.iter().map(|r| r.as_slice().len() + r.len()).sum();
@@ -315,54 +359,64 @@ fn load_records<R: std::io::Read + Send>(
                 .collect();
             rayon::join(
                 || {
-                    work.par_iter_mut().with_max_len(1).for_each(
-                        |(((col, interner), out), (src, keep))| {
-                            out.clear();
-                            if !**keep {
-                                return;
-                            }
-                            for rec in &batch {
-                                out.push(match rec.get(**src).filter(|v| !is_null_text(v)) {
-                                    Some(v) => interner.intern(&mut col.dict, v),
-                                    None => NULL,
-                                });
-                            }
+                    rayon::join(
+                        || {
+                            work.par_iter_mut().with_max_len(1).for_each(
+                                |(((col, interner), out), (src, keep))| {
+                                    out.clear();
+                                    if !**keep {
+                                        return;
+                                    }
+                                    for rec in &batch {
+                                        out.push(
+                                            match rec.get(**src).filter(|v| !is_null_text(v)) {
+                                                Some(v) => interner.intern(&mut col.dict, v),
+                                                None => NULL,
+                                            },
+                                        );
+                                    }
+                                },
+                            )
                         },
+                        || rest.fill(&batch, &rest_srcs),
                     )
                 },
-                || rest.fill(&batch, &rest_srcs),
+                || {
+                    if have_prev {
+                        dedup(
+                            &prev_codes,
+                            &prev_rest,
+                            &mut seen,
+                            &mut kept_rest,
+                            &mut ids,
+                            &mut out_codes,
+                            &mut rows,
+                            &mut dropped,
+                        );
+                    }
+                },
             );
             drop(work);
-            for (r, &rest_hash) in rest.hashes.iter().enumerate() {
-                rows += 1;
-                let h = row_hash(kept.iter().map(|&c| codes[c][r]), rest_hash);
-                let h32 = (h >> 32) as u32;
-                let (b, rest_r, kr) = (&builder, rest.get(r), &kept_rest);
-                if seen
-                    .find(table_hash(h32), |&(pos, hc)| {
-                        hc == h32
-                            && b.codes_equal(pos as usize, &kept, kept.iter().map(|&c| codes[c][r]))
-                            && kr.get(pos as usize) == rest_r
-                    })
-                    .is_some()
-                {
-                    dropped += 1;
-                    continue;
-                }
-                let pos = builder.len() as u32;
-                builder.push_codes(
-                    rows as i64 - dropped as i64,
-                    &kept,
-                    kept.iter().map(|&c| codes[c][r]),
-                );
-                kept_rest.text.extend_from_slice(rest_r);
-                kept_rest.ends.push(kept_rest.text.len());
-                seen.insert_unique(table_hash(h32), (pos, h32), |&(_, hc)| table_hash(hc));
-            }
             let _ = back_tx.send(batch);
+            std::mem::swap(&mut codes, &mut prev_codes);
+            std::mem::swap(&mut rest, &mut prev_rest);
+            have_prev = true;
+        }
+        if have_prev {
+            dedup(
+                &prev_codes,
+                &prev_rest,
+                &mut seen,
+                &mut kept_rest,
+                &mut ids,
+                &mut out_codes,
+                &mut rows,
+                &mut dropped,
+            );
         }
         Ok(())
     })?;
+    builder.set_codes(ids, &kept, out_codes);
     Ok((builder.build(), rows, dropped, kept_rest))
 }
 

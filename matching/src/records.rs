@@ -340,27 +340,15 @@ impl RecordSetBuilder {
         self.columns.iter_mut().zip(self.interners.iter_mut())
     }
 
-    /// Adds a record given the codes of columns `cols` (the others are NULL); the id must be
-    /// larger than the last one. Every record must be added with the same `cols`.
-    pub(crate) fn push_codes(&mut self, id: i64, cols: &[usize], codes: impl Iterator<Item = u32>) {
-        debug_assert!(self.ids.last().is_none_or(|&last| last < id));
-        self.ids.push(id);
-        for (&c, code) in cols.iter().zip(codes) {
-            self.columns[c].codes.push(code);
+    /// Sets the ids and the codes of columns `cols` (the others are NULL) of every record at
+    /// once, after interning through [`Self::columns_mut`]. Ids must be strictly increasing.
+    pub(crate) fn set_codes(&mut self, ids: Vec<i64>, cols: &[usize], codes: Vec<Vec<u32>>) {
+        debug_assert!(self.ids.is_empty() && ids.windows(2).all(|w| w[0] < w[1]));
+        for (&c, v) in cols.iter().zip(codes) {
+            debug_assert_eq!(v.len(), ids.len());
+            self.columns[c].codes = v;
         }
-    }
-
-    /// Whether the record at `pos` has exactly these codes in columns `cols`.
-    #[inline]
-    pub(crate) fn codes_equal(
-        &self,
-        pos: usize,
-        cols: &[usize],
-        codes: impl Iterator<Item = u32>,
-    ) -> bool {
-        cols.iter()
-            .zip(codes)
-            .all(|(&c, code)| self.columns[c].codes[pos] == code)
+        self.ids = ids;
     }
 
     /// Number of records pushed so far.
