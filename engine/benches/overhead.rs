@@ -70,6 +70,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let enqueue = started.elapsed();
         let shutdown = CancellationToken::new();
+        let processes: usize = std::env::var("BENCH_PROCESSES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        for _ in 1..processes {
+            // Extra engines stand in for extra worker processes (each runs its own apalis worker).
+            let config = EngineConfig {
+                workers,
+                batch_size: 16,
+                ..EngineConfig::default()
+            };
+            let extra = Engine::new(pool.clone(), config, workflows::all());
+            let stop = shutdown.clone();
+            tokio::spawn(async move { extra.run_workers(stop).await });
+        }
         let handle = tokio::spawn({
             let engine = engine.clone();
             let stop = shutdown.clone();
@@ -130,9 +145,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         shutdown.cancel();
         handle.await??;
-        sqlx::query("TRUNCATE workflow_step_attempts, workflow_steps, workflow_runs, apalis.jobs CASCADE")
-            .execute(&pool)
-            .await?;
+        sqlx::query(
+            "TRUNCATE workflow_step_attempts, workflow_steps, workflow_runs, apalis.jobs CASCADE",
+        )
+        .execute(&pool)
+        .await?;
     }
     pool.close().await;
     sqlx::query("DROP DATABASE IF EXISTS idem_bench_engine WITH (FORCE)")
