@@ -8,7 +8,7 @@ use apalis_postgres::PgTask;
 use apalis_postgres::queries::push_tasks;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{FromRow, PgConnection, PgPool, Row};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -281,17 +281,7 @@ impl Engine {
         else {
             return Ok(None);
         };
-        let summary = RunSummary {
-            id: row.get("id"),
-            workflow: row.get("workflow"),
-            workflow_version: row.get("workflow_version"),
-            status: row.get("status"),
-            error: row.get("error"),
-            idempotency_key: row.get("idempotency_key"),
-            created_at: row.get("created_at"),
-            started_at: row.get("started_at"),
-            finished_at: row.get("finished_at"),
-        };
+        let summary = RunSummary::from_row(&row)?;
         let steps = sqlx::query(include_str!("queries/get_run_steps.sql"))
             .bind(run_id)
             .fetch_all(pool)
@@ -336,19 +326,7 @@ impl Engine {
         };
         let runs = rows
             .iter()
-            .map(|row| {
-                Ok(RunSummary {
-                    id: row.try_get("id")?,
-                    workflow: row.try_get("workflow")?,
-                    workflow_version: row.try_get("workflow_version")?,
-                    status: row.try_get("status")?,
-                    error: row.try_get("error")?,
-                    idempotency_key: row.try_get("idempotency_key")?,
-                    created_at: row.try_get("created_at")?,
-                    started_at: row.try_get("started_at")?,
-                    finished_at: row.try_get("finished_at")?,
-                })
-            })
+            .map(RunSummary::from_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         Ok(RunPage { runs, total_count })
     }
