@@ -38,6 +38,10 @@ pub enum ApiError {
         /// E.g. "Invalid Run ID".
         message: &'static str,
     },
+    /// 401 with the reason ("Missing JWT", "Invalid JWT", ...) and `WWW-Authenticate: Bearer`.
+    Unauthorized(&'static str),
+    /// 403: authenticated, but the role does not allow the request.
+    Forbidden,
     /// 404 "Resource not found".
     NotFound,
     /// 409: the resource's state does not allow the request.
@@ -80,6 +84,20 @@ impl IntoResponse for ApiError {
                 vec![Detail::field(*field, *message)],
                 None,
             ),
+            Self::Unauthorized(message) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                (*message).to_owned(),
+                vec![],
+                None,
+            ),
+            Self::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "You do not have permission to perform this action.".to_owned(),
+                vec![],
+                None,
+            ),
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -110,6 +128,12 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        if matches!(self, Self::Unauthorized(_)) {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
         if let Some(internal) = internal {
             response.extensions_mut().insert(internal);
         }

@@ -1,10 +1,14 @@
 //! idem's HTTP API (axum) and the pieces of the `idem` binary: configuration and commands.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod routes;
 
+use std::sync::Arc;
+
 use idem_engine::Engine;
+use idem_matching::FunctionRegistry;
 
 pub use routes::app;
 
@@ -13,4 +17,8 @@ pub use routes::app;
 pub struct AppState {
     /// The workflow engine (and through it the database pool).
     pub engine: Engine,
+    /// How requests are authenticated.
+    pub auth: auth::Auth,
+    /// The comparison functions settings may use: built-ins and loaded plugins.
+    pub functions: Arc<FunctionRegistry>,
 }

@@ -10,13 +10,15 @@
 //! * Public ids (`p_<uuid>`, `pr_N`, `pm_N`, `cfg_N`, `job_N`, `u_N`, `prre_N`): [`PersonId`],
 //!   [`PersonRecordId`], ... with their parsing rules ([`IdError`]).
 //! * Store functions: configs ([`insert_config`], [`list_configs`], [`get_config`]) and
-//!   [`data_sources`].
+//!   [`data_sources`], users ([`upsert_user`]).
 
 mod configs;
 mod error;
 mod hash;
 mod ids;
+pub mod locks;
 mod records;
+mod users;
 
 pub use configs::{Config, NewConfig, count_configs, get_config, insert_config, list_configs};
 pub use error::{Error, Result};
@@ -26,3 +28,4 @@ pub use ids::{
     PredictionResultId, UserId, strip_known_prefix,
 };
 pub use records::data_sources;
+pub use users::{Role, User, upsert_user};

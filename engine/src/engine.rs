@@ -95,6 +95,22 @@ impl Engine {
         input: &impl Serialize,
         options: StartOptions,
     ) -> Result<Started> {
+        let mut tx = self.inner.pool.begin().await?;
+        let started = self.start_in(&mut tx, workflow, input, options).await?;
+        tx.commit().await?;
+        Ok(started)
+    }
+
+    /// Like [`Engine::start`], inside the caller's transaction: the run exists (and its first step is
+    /// queued) exactly when the caller commits, so a domain row that points at the run (an import job) is
+    /// never left without it. With an existing idempotency key nothing is written.
+    pub async fn start_in(
+        &self,
+        tx: &mut PgConnection,
+        workflow: &str,
+        input: &impl Serialize,
+        options: StartOptions,
+    ) -> Result<Started> {
         let wf = self
             .inner
             .workflows
@@ -110,7 +126,6 @@ impl Engine {
         let traceparent = idem_otel::traceparent(&span);
         let input = serde_json::to_value(input)?;
         async move {
-            let mut tx = self.inner.pool.begin().await?;
             let inserted = sqlx::query(
                 "INSERT INTO workflow_runs (id, workflow, workflow_version, input, idempotency_key, traceparent)
                  VALUES ($1, $2, $3, $4, $5, $6)
@@ -130,7 +145,6 @@ impl Engine {
                         .bind(&options.idempotency_key)
                         .fetch_one(&mut *tx)
                         .await?;
-                tx.rollback().await?;
                 tracing::info!(run_id = %existing, "Idempotency key names an existing run.");
                 return Ok(Started { run_id: existing, created: false });
             }
@@ -156,10 +170,9 @@ impl Engine {
                 .execute(&mut *tx)
                 .await?;
             } else {
-                enqueue(&mut tx, &self.inner.config.queue, StepTask { run_id, step: 0, attempt: 1 }, None)
+                enqueue(tx, &self.inner.config.queue, StepTask { run_id, step: 0, attempt: 1 }, None)
                     .await?;
             }
-            tx.commit().await?;
             tracing::info!("Run started.");
             Ok(Started { run_id, created: true })
         }

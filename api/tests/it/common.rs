@@ -34,9 +34,14 @@ pub async fn engine(pool: &PgPool) -> Engine {
     Engine::new(pool.clone(), config, workflows())
 }
 
-pub fn app(engine: &Engine) -> Router {
+pub async fn app(engine: &Engine) -> Router {
+    let auth = idem_api::auth::Auth::disabled(engine.pool())
+        .await
+        .expect("local user");
     idem_api::app(AppState {
         engine: engine.clone(),
+        auth,
+        functions: std::sync::Arc::new(idem_matching::FunctionRegistry::with_builtins()),
     })
 }
 

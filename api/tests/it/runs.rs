@@ -13,7 +13,7 @@ use crate::common::{app, engine, send};
 #[sqlx::test(migrations = false)]
 async fn health_check_and_unknown_urls(pool: PgPool) {
     let engine = engine(&pool).await;
-    let app = app(&engine);
+    let app = app(&engine).await;
     let ok = send(&app, "GET", "/api/v1/health-check").await;
     assert_eq!((ok.status, ok.json), (StatusCode::OK, json!({})));
     let missing = send(&app, "GET", "/api/v1/nothing-here").await;
@@ -27,7 +27,7 @@ async fn health_check_and_unknown_urls(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn runs_can_be_listed_read_resumed_and_cancelled(pool: PgPool) {
     let engine = engine(&pool).await;
-    let app = app(&engine);
+    let app = app(&engine).await;
 
     // Not started by workers yet: pending, cancellable.
     let pending = engine

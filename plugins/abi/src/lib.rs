@@ -1,0 +1,1 @@
+//! The C ABI that an idem comparator plugin implements.

@@ -1,0 +1,1 @@
+//! Loads comparator plugins and registers their functions with the scorer's registry.
