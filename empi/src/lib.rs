@@ -11,21 +11,35 @@
 //!   [`PersonRecordId`], ... with their parsing rules ([`IdError`]).
 //! * Store functions: configs ([`insert_config`], [`list_configs`], [`get_config`]) and
 //!   [`data_sources`], users ([`upsert_user`]).
+//! * Manual identity edits, each one audited transaction: [`match_person_records`] (a potential
+//!   match), [`split_person`] and [`merge_persons`] (outside potential matches), failing with
+//!   [`EditError`].
 
 mod configs;
+mod edits;
 mod error;
 mod hash;
 mod ids;
 pub mod locks;
+mod matches;
+mod person_edits;
 mod records;
 mod users;
 
 pub use configs::{Config, NewConfig, count_configs, get_config, insert_config, list_configs};
+pub use edits::{CONCURRENT_RUN_MESSAGE, Comment, EditError, EditResult};
 pub use error::{Error, Result};
 pub use hash::{CONTENT_HASH_VERSION, ContentHash, RECORD_FIELDS, content_hash};
 pub use ids::{
     ConfigId, IdError, IdErrorReason, IdKind, JobId, PersonId, PersonRecordId, PotentialMatchId,
     PredictionResultId, UserId, strip_known_prefix,
+};
+pub use matches::{
+    ManualMatch, MatchOutcome, PersonUpdate, match_person_records, validate_updates,
+};
+pub use person_edits::{
+    EditedPerson, Merge, MergeOutcome, Split, SplitOutcome, VersionedPerson, merge_persons,
+    split_person,
 };
 pub use records::data_sources;
 pub use users::{Role, User, upsert_user};
