@@ -17,6 +17,14 @@ pub struct Detail {
 }
 
 impl Detail {
+    /// A detail not about one field.
+    pub fn message(message: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            message: message.into(),
+        }
+    }
+
     /// A detail about a field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
@@ -38,6 +46,10 @@ pub enum ApiError {
         /// E.g. "Invalid Run ID".
         message: &'static str,
     },
+    /// 400: the body is not valid JSON (`JSON parse error - ...`).
+    MalformedBody(String),
+    /// 415: the body is not `application/json`.
+    UnsupportedMediaType(String),
     /// 401 with the reason ("Missing JWT", "Invalid JWT", ...) and `WWW-Authenticate: Bearer`.
     Unauthorized(&'static str),
     /// 403: authenticated, but the role does not allow the request.
@@ -82,6 +94,20 @@ impl IntoResponse for ApiError {
                 "invalid_id",
                 (*message).to_owned(),
                 vec![Detail::field(*field, *message)],
+                None,
+            ),
+            Self::MalformedBody(message) => (
+                StatusCode::BAD_REQUEST,
+                "parse_error",
+                message.clone(),
+                vec![],
+                None,
+            ),
+            Self::UnsupportedMediaType(message) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message.clone(),
+                vec![],
                 None,
             ),
             Self::Unauthorized(message) => (
@@ -152,6 +178,26 @@ impl From<idem_engine::Error> for ApiError {
             } => Self::Conflict(format!("Cannot {action} run {run_id}: it is {status}")),
             other => Self::Internal(Box::new(other)),
         }
+    }
+}
+
+impl From<idem_empi::EditError> for ApiError {
+    fn from(error: idem_empi::EditError) -> Self {
+        use idem_empi::EditError;
+        match error {
+            EditError::Invalid(message) => Self::Validation(vec![Detail::message(message)]),
+            EditError::NotFound(_) => Self::NotFound,
+            EditError::Conflict(message) => Self::Conflict(message),
+            other @ (EditError::Database(_) | EditError::Inconsistent(_)) => {
+                Self::Internal(Box::new(other))
+            }
+        }
+    }
+}
+
+impl From<idem_empi::Error> for ApiError {
+    fn from(error: idem_empi::Error) -> Self {
+        Self::Internal(Box::new(error))
     }
 }
 

@@ -151,11 +151,12 @@ async fn match_locked(
     request: &ManualMatch,
 ) -> EditResult<MatchOutcome> {
     let group_id = request.potential_match_id.0;
-    let group: Option<LockedGroup> =
-        sqlx::query_as("SELECT deleted, matched, version FROM match_groups WHERE id = $1 FOR UPDATE")
-            .bind(group_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let group: Option<LockedGroup> = sqlx::query_as(
+        "SELECT deleted, matched, version FROM match_groups WHERE id = $1 FOR UPDATE",
+    )
+    .bind(group_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(group) = group else {
         return invalid("Potential match does not exist");
     };
@@ -350,7 +351,9 @@ mod tests {
     #[test]
     fn pre_transaction_messages_are_the_references() {
         assert!(validate_updates(&[]).is_ok());
-        assert!(validate_updates(&[update(Some(1), Some(1), &[]), update(None, None, &[1])]).is_ok());
+        assert!(
+            validate_updates(&[update(Some(1), Some(1), &[]), update(None, None, &[1])]).is_ok()
+        );
         assert_eq!(
             message(&[update(Some(1), None, &[1])]),
             "A PersonUpdate for an existing Person should specify a version"
@@ -369,7 +372,10 @@ mod tests {
             "A PersonUpdate for a new Person should have 1 or more new_record_ids"
         );
         assert_eq!(
-            message(&[update(Some(1), Some(1), &[1]), update(Some(1), Some(1), &[2])]),
+            message(&[
+                update(Some(1), Some(1), &[1]),
+                update(Some(1), Some(1), &[2])
+            ]),
             "The same Person UUID cannot exist in more than one PersonUpdate"
         );
         assert_eq!(

@@ -116,7 +116,11 @@ fn ids(records: impl IntoIterator<Item = i64>) -> Vec<PersonRecordId> {
 }
 
 /// Splits a person: the listed records move into new persons, the others stay.
-pub async fn split_person(pool: &PgPool, user: UserId, request: &Split) -> EditResult<SplitOutcome> {
+pub async fn split_person(
+    pool: &PgPool,
+    user: UserId,
+    request: &Split,
+) -> EditResult<SplitOutcome> {
     if request.new_persons.is_empty() {
         return Err(EditError::Invalid(
             "A split should have 1 or more new persons".into(),
@@ -215,7 +219,11 @@ pub async fn split_person(pool: &PgPool, user: UserId, request: &Split) -> EditR
 }
 
 /// Merges the source persons into the target person.
-pub async fn merge_persons(pool: &PgPool, user: UserId, request: &Merge) -> EditResult<MergeOutcome> {
+pub async fn merge_persons(
+    pool: &PgPool,
+    user: UserId,
+    request: &Merge,
+) -> EditResult<MergeOutcome> {
     if request.sources.is_empty() {
         return Err(EditError::Invalid(
             "A merge should have 1 or more source persons".into(),

@@ -6,5 +6,7 @@
 )]
 
 mod common;
+mod matches;
+mod person_edits;
 mod runs;
 mod score;
