@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// The workflows this binary runs. The EMPI workflows (import, match, export) register here.
 fn workflows() -> Vec<Workflow> {
-    Vec::new()
+    vec![idem_workflows::export::workflow()]
 }
 
 async fn migrate(common: &CommonArgs) -> anyhow::Result<()> {

@@ -14,10 +14,12 @@
 //! * Manual identity edits, each one audited transaction: [`match_person_records`] (a potential
 //!   match), [`split_person`] and [`merge_persons`] (outside potential matches), failing with
 //!   [`EditError`].
+//! * Exports with public ids ([`export_rows`]) and their jobs ([`insert_export_job`]).
 
 mod configs;
 mod edits;
 mod error;
+mod exports;
 mod hash;
 mod ids;
 pub mod locks;
@@ -29,6 +31,10 @@ mod users;
 pub use configs::{Config, NewConfig, count_configs, get_config, insert_config, list_configs};
 pub use edits::{CONCURRENT_RUN_MESSAGE, Comment, EditError, EditResult};
 pub use error::{Error, Result};
+pub use exports::{
+    ExportJob, ExportKind, ExportRow, count_potential_match_pairs, export_rows, finish_export_job,
+    get_export_job, insert_export_job, set_export_run,
+};
 pub use hash::{CONTENT_HASH_VERSION, ContentHash, RECORD_FIELDS, content_hash};
 pub use ids::{
     ConfigId, IdError, IdErrorReason, IdKind, JobId, PersonId, PersonRecordId, PotentialMatchId,

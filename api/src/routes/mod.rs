@@ -2,6 +2,7 @@
 //! no-store` on every response, one log line per 5xx, and a span per request named after its matched route.
 
 mod body;
+mod exports;
 mod health;
 mod matches;
 mod query;
@@ -23,6 +24,7 @@ pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .merge(runs::routes())
         .merge(matches::routes())
+        .merge(exports::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,

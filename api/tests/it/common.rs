@@ -19,6 +19,7 @@ pub fn workflows() -> Vec<Workflow> {
         Workflow::new("refuse", 1).step("refuse", |_ctx: StepContext, _v: Value| async move {
             Err::<Value, _>(StepError::permanent(std::io::Error::other("refused")))
         }),
+        idem_workflows::export::workflow(),
     ]
 }
 

@@ -6,6 +6,7 @@
 )]
 
 mod common;
+mod exports;
 mod matches;
 mod person_edits;
 mod runs;
