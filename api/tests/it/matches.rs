@@ -500,7 +500,7 @@ async fn two_matches_on_one_group_one_wins_the_other_conflicts(pool: PgPool) {
     });
     wait_for_lock_waiters(&pool, 2).await;
     tx.rollback().await.unwrap();
-    let mut outcomes = vec![first.await.unwrap(), second.await.unwrap()];
+    let mut outcomes = [first.await.unwrap(), second.await.unwrap()];
     outcomes.sort_by_key(|o| o.0);
     assert_eq!(outcomes[0], (StatusCode::OK, json!({})));
     assert_eq!(
