@@ -6,5 +6,6 @@
 )]
 
 mod common;
+mod imports;
 mod runs;
 mod score;
