@@ -17,8 +17,8 @@ pub struct Detail {
 }
 
 impl Detail {
-    /// A detail not about one field.
-    pub fn message(message: impl Into<String>) -> Self {
+    /// A detail about the request as a whole.
+    pub fn general(message: impl Into<String>) -> Self {
         Self {
             field: None,
             message: message.into(),
@@ -46,16 +46,14 @@ pub enum ApiError {
         /// E.g. "Invalid Run ID".
         message: &'static str,
     },
-    /// 400: the body is not valid JSON (`JSON parse error - ...`).
-    MalformedBody(String),
-    /// 415: the body is not `application/json`.
-    UnsupportedMediaType(String),
     /// 401 with the reason ("Missing JWT", "Invalid JWT", ...) and `WWW-Authenticate: Bearer`.
     Unauthorized(&'static str),
     /// 403: authenticated, but the role does not allow the request.
     Forbidden,
     /// 404 "Resource not found".
     NotFound,
+    /// 415: the request body's content type is not accepted.
+    UnsupportedMediaType(String),
     /// 409: the resource's state does not allow the request.
     Conflict(String),
     /// 500: logged once by [`crate::routes::log_server_errors`], never shown to the client.
@@ -96,20 +94,6 @@ impl IntoResponse for ApiError {
                 vec![Detail::field(*field, *message)],
                 None,
             ),
-            Self::MalformedBody(message) => (
-                StatusCode::BAD_REQUEST,
-                "parse_error",
-                message.clone(),
-                vec![],
-                None,
-            ),
-            Self::UnsupportedMediaType(message) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                message.clone(),
-                vec![],
-                None,
-            ),
             Self::Unauthorized(message) => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -128,6 +112,13 @@ impl IntoResponse for ApiError {
                 StatusCode::NOT_FOUND,
                 "not_found",
                 "Resource not found".to_owned(),
+                vec![],
+                None,
+            ),
+            Self::UnsupportedMediaType(content_type) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Unsupported media type \"{content_type}\" in request."),
                 vec![],
                 None,
             ),
@@ -185,7 +176,7 @@ impl From<idem_empi::EditError> for ApiError {
     fn from(error: idem_empi::EditError) -> Self {
         use idem_empi::EditError;
         match error {
-            EditError::Invalid(message) => Self::Validation(vec![Detail::message(message)]),
+            EditError::Invalid(message) => Self::Validation(vec![Detail::general(message)]),
             EditError::NotFound(_) => Self::NotFound,
             EditError::Conflict(message) => Self::Conflict(message),
             other @ (EditError::Database(_) | EditError::Inconsistent(_)) => {
@@ -197,6 +188,18 @@ impl From<idem_empi::EditError> for ApiError {
 
 impl From<idem_empi::Error> for ApiError {
     fn from(error: idem_empi::Error) -> Self {
+        match error {
+            idem_empi::Error::Id(e) => Self::Validation(vec![Detail::general(e.to_string())]),
+            idem_empi::Error::InvalidConfig(message) => {
+                Self::Validation(vec![Detail::general(message)])
+            }
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
         Self::Internal(Box::new(error))
     }
 }

@@ -1,10 +1,15 @@
 //! The `idem` binary.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::Parser;
 use idem_api::AppState;
 use idem_api::config::{Cli, Command, CommonArgs, EngineArgs, ScoreArgs, ServeArgs};
 use idem_engine::{Engine, Workflow};
+use idem_matching::FunctionRegistry;
+use idem_workflows::Services;
+use idem_workflows::storage::{S3Settings, Storage};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -42,9 +47,20 @@ async fn main() -> anyhow::Result<()> {
     outcome
 }
 
-/// The workflows this binary runs. The EMPI workflows (import, match, export) register here.
-fn workflows() -> Vec<Workflow> {
-    vec![idem_workflows::export::workflow()]
+/// The workflows this binary runs: the EMPI workflows (import, match, export).
+fn workflows(common: &CommonArgs, functions: Arc<FunctionRegistry>) -> Vec<Workflow> {
+    idem_workflows::workflows(Services {
+        storage: Storage::new(S3Settings {
+            force_path_style: common.s3_force_path_style,
+        }),
+        functions,
+        plugins: serde_json::Value::Array(Vec::new()),
+    })
+}
+
+/// The comparison functions settings may use.
+fn functions() -> Arc<FunctionRegistry> {
+    Arc::new(FunctionRegistry::with_builtins())
 }
 
 async fn migrate(common: &CommonArgs) -> anyhow::Result<()> {
@@ -62,7 +78,11 @@ async fn engine(common: &CommonArgs, args: &EngineArgs) -> anyhow::Result<Engine
     let pool = idem_migrations::connect(&common.database_url, connections)
         .await
         .with_context(|| "connecting to the database (run `idem migrate` first)")?;
-    Ok(Engine::new(pool, args.engine_config(), workflows()))
+    Ok(Engine::new(
+        pool,
+        args.engine_config(),
+        workflows(common, functions()),
+    ))
 }
 
 async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -84,7 +104,7 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     let app = idem_api::app(AppState {
         engine,
         auth,
-        functions: std::sync::Arc::new(idem_matching::FunctionRegistry::with_builtins()),
+        functions: functions(),
     });
     let stop = shutdown.clone();
     axum::serve(listener, app)

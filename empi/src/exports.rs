@@ -167,13 +167,3 @@ pub async fn finish_export_job(db: impl PgExecutor<'_>, id: JobId) -> Result<()>
     .await?;
     Ok(())
 }
-
-/// Attaches the run carrying out an export job (in the transaction that created both).
-pub async fn set_export_run(db: impl PgExecutor<'_>, id: JobId, run_id: uuid::Uuid) -> Result<()> {
-    sqlx::query("UPDATE jobs SET run_id = $2, status = 'running', updated = now() WHERE id = $1")
-        .bind(id)
-        .bind(run_id)
-        .execute(db)
-        .await?;
-    Ok(())
-}

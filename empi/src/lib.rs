@@ -22,10 +22,13 @@ mod error;
 mod exports;
 mod hash;
 mod ids;
+mod import;
+mod jobs;
 pub mod locks;
 mod matches;
 mod person_edits;
 mod records;
+mod regroup;
 mod users;
 
 pub use configs::{Config, NewConfig, count_configs, get_config, insert_config, list_configs};
@@ -33,12 +36,17 @@ pub use edits::{CONCURRENT_RUN_MESSAGE, Comment, EditError, EditResult};
 pub use error::{Error, Result};
 pub use exports::{
     ExportJob, ExportKind, ExportRow, count_potential_match_pairs, export_rows, finish_export_job,
-    get_export_job, insert_export_job, set_export_run,
+    get_export_job, insert_export_job,
 };
 pub use hash::{CONTENT_HASH_VERSION, ContentHash, RECORD_FIELDS, content_hash};
 pub use ids::{
     ConfigId, IdError, IdErrorReason, IdKind, JobId, PersonId, PersonRecordId, PotentialMatchId,
     PredictionResultId, UserId, strip_known_prefix,
+};
+pub use import::{LoadOutcome, load_staged_records};
+pub use jobs::{
+    Job, JobCounts, finish_import_job, get_job, insert_import_job, job_of_run, set_job_plugins,
+    set_job_run, set_job_source,
 };
 pub use matches::{
     ManualMatch, MatchOutcome, PersonUpdate, match_person_records, validate_updates,
@@ -48,4 +56,8 @@ pub use person_edits::{
     split_person,
 };
 pub use records::data_sources;
+pub use regroup::{
+    CrosswalkPerson as RegroupPerson, CurrentResult, Pair, RecordMove, RegroupOutcome, Regrouping,
+    Touched, apply_regrouping, job_matched, lock_match_update, staged_results, touched,
+};
 pub use users::{Role, User, upsert_user};

@@ -2,12 +2,13 @@
 //! pending potential matches, with public ids) to its sink, `s3://bucket/key` or a local file.
 //!
 //! One step, `write`: the CSV goes to a local temporary file named after the run, then to the sink in
-//! one piece (an S3 upload, or a copy and a rename next to the target), so a reader never sees half an
-//! export and a retried step simply writes it again. The same row writer ([`write_csv`]) streams small
+//! one piece ([`Storage::put_file`](crate::storage::Storage::put_file): an S3 upload, or a copy and a
+//! rename next to the target), so a reader never sees half an export and a retried step simply writes
+//! it again. The same row writer ([`write_csv`]) streams small
 //! exports straight into an HTTP response.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use idem_empi::{ExportKind, JobId};
@@ -15,6 +16,10 @@ use idem_engine::{Progress, StepContext, StepError, Workflow};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tokio::io::AsyncWriteExt;
+
+use crate::Services;
+use crate::error::{Error, Result};
+use crate::storage::Location;
 
 /// The workflow's name.
 pub const WORKFLOW: &str = "export";
@@ -42,62 +47,17 @@ pub struct ExportOutput {
     pub rows: u64,
 }
 
-/// Why an export failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    /// Reading the rows failed.
-    #[error(transparent)]
-    Empi(#[from] idem_empi::Error),
-    /// A database error outside the EMPI store.
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Writing CSV failed.
-    #[error("writing CSV: {0}")]
-    Csv(#[from] csv::Error),
-    /// Local I/O failed.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The run names no export job.
-    #[error("{0} is not an export job")]
-    NoJob(JobId),
-    /// Whoever consumed the chunks stopped (e.g. an HTTP client went away).
-    #[error("the receiver of the export stopped")]
-    Closed,
-}
-
-impl ExportError {
-    fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
-        let context = context.into();
-        move |source| Self::Io { context, source }
-    }
-
-    /// Database and I/O failures may pass; a missing job or bad data will not.
-    fn into_step_error(self) -> StepError {
-        match &self {
-            ExportError::Database(_) | ExportError::Io { .. } => StepError::retryable(self),
-            ExportError::Empi(idem_empi::Error::Database(_)) => StepError::retryable(self),
-            _ => StepError::permanent(self),
-        }
-    }
-}
-
 /// Where [`write_csv`] puts its chunks.
 pub trait ChunkSink: Send {
     /// Takes the next chunk of CSV bytes.
-    fn put(&mut self, chunk: Vec<u8>) -> impl Future<Output = Result<(), ExportError>> + Send;
+    fn put(&mut self, chunk: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
 }
 
 impl ChunkSink for tokio::fs::File {
-    async fn put(&mut self, chunk: Vec<u8>) -> Result<(), ExportError> {
+    async fn put(&mut self, chunk: Vec<u8>) -> Result<()> {
         self.write_all(&chunk)
             .await
-            .map_err(ExportError::io("writing the export file"))
+            .map_err(Error::io("writing the export file"))
     }
 }
 
@@ -108,7 +68,7 @@ pub async fn write_csv(
     kind: ExportKind,
     progress: Option<&Progress>,
     sink: &mut impl ChunkSink,
-) -> Result<u64, ExportError> {
+) -> Result<u64> {
     let mut conn = pool.acquire().await?;
     let mut rows = idem_empi::export_rows(&mut conn, kind);
     let mut builder = csv::WriterBuilder::new();
@@ -122,7 +82,7 @@ pub async fn write_csv(
         {
             let mut writer = builder.from_writer(&mut buf);
             if header {
-                writer.write_record(kind.header())?;
+                writer.write_record(kind.header()).map_err(csv_error)?;
                 header = false;
             }
             while in_chunk < CHUNK_ROWS {
@@ -130,10 +90,12 @@ pub async fn write_csv(
                     end = true;
                     break;
                 };
-                writer.write_record(row.iter().map(|v| v.as_deref().unwrap_or("")))?;
+                writer
+                    .write_record(row.iter().map(|v| v.as_deref().unwrap_or("")))
+                    .map_err(csv_error)?;
                 in_chunk += 1;
             }
-            writer.flush().map_err(ExportError::io("writing CSV"))?;
+            writer.flush().map_err(Error::io("writing CSV"))?;
         }
         written += in_chunk as u64;
         if let Some(progress) = progress {
@@ -148,24 +110,23 @@ pub async fn write_csv(
     }
 }
 
-/// Writes the finished local file to the sink.
-async fn deliver(file: &std::path::Path, uri: &str) -> Result<(), ExportError> {
-    let target = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
-    let partial = target.with_extension("idem-partial");
-    tokio::fs::copy(file, &partial)
-        .await
-        .map_err(ExportError::io(format!("writing {}", partial.display())))?;
-    tokio::fs::rename(&partial, &target)
-        .await
-        .map_err(ExportError::io(format!("renaming to {}", target.display())))?;
-    Ok(())
+fn csv_error(error: csv::Error) -> Error {
+    Error::Io {
+        context: "writing CSV".into(),
+        source: error.into(),
+    }
 }
 
-async fn write_step(ctx: StepContext, input: ExportInput) -> Result<ExportOutput, ExportError> {
+async fn write_step(
+    services: &Services,
+    ctx: StepContext,
+    input: ExportInput,
+) -> Result<ExportOutput> {
     let pool = ctx.pool().clone();
     let job = idem_empi::get_export_job(&pool, input.job_id)
         .await?
-        .ok_or(ExportError::NoJob(input.job_id))?;
+        .ok_or_else(|| Error::State(format!("{} is not an export job", input.job_id)))?;
+    let sink = Location::parse(&job.sink_uri)?;
     let total = match job.kind {
         ExportKind::PotentialMatches => {
             Some(idem_empi::count_potential_match_pairs(&pool).await? as u64)
@@ -176,14 +137,14 @@ async fn write_step(ctx: StepContext, input: ExportInput) -> Result<ExportOutput
     let local = std::env::temp_dir().join(format!("idem-export-{}.csv", ctx.run_id()));
     let mut file = tokio::fs::File::create(&local)
         .await
-        .map_err(ExportError::io(format!("creating {}", local.display())))?;
+        .map_err(Error::io(format!("creating {}", local.display())))?;
     let written = write_csv(&pool, job.kind, Some(ctx.progress()), &mut file).await;
     let outcome = async {
         let rows = written?;
         file.flush()
             .await
-            .map_err(ExportError::io(format!("writing {}", local.display())))?;
-        deliver(&local, &job.sink_uri).await?;
+            .map_err(Error::io(format!("writing {}", local.display())))?;
+        services.storage.put_file(&local, &sink).await?;
         idem_empi::finish_export_job(&pool, job.id).await?;
         Ok(ExportOutput {
             job_id: job.id,
@@ -201,10 +162,13 @@ async fn write_step(ctx: StepContext, input: ExportInput) -> Result<ExportOutput
 }
 
 /// The `export` workflow.
-pub fn workflow() -> Workflow {
-    Workflow::new(WORKFLOW, 1).step("write", |ctx: StepContext, input: ExportInput| async move {
-        write_step(ctx, input)
-            .await
-            .map_err(ExportError::into_step_error)
+pub fn workflow(services: Arc<Services>) -> Workflow {
+    Workflow::new(WORKFLOW, 1).step("write", move |ctx: StepContext, input: ExportInput| {
+        let services = Arc::clone(&services);
+        async move {
+            write_step(&services, ctx, input)
+                .await
+                .map_err(StepError::from)
+        }
     })
 }

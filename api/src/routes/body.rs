@@ -1,39 +1,123 @@
-//! JSON request bodies checked with the reference's (DRF's) rules and messages: `application/json` only
-//! (else 415), a parse error is 400 `JSON parse error - ...`, and field errors are collected (all of
-//! them, the last per field) as details with dotted paths (`person_updates.0.new_person_record_ids`):
-//! "This field is required.", "Unexpected field", "A valid integer is required.", ...
+//! Request bodies: JSON only (415 otherwise, as the reference), parse errors as 400 with the parser's
+//! message, and field readers that collect the reference's (DRF's) per-field messages: [`Fields`] for
+//! flat bodies, [`Checker`] for nested ones, with dotted paths (`person_updates.0.new_person_record_ids`)
+//! and the last message per field: "This field is required.", "Unexpected field", "A valid integer is
+//! required.", ...
 
 use std::str::FromStr;
 
-use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 use idem_empi::IdError;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, Detail};
 
-/// Parses a JSON request body. An empty body is an empty object (as DRF treats it).
-pub(crate) fn parse(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Map::new()));
-    }
-    let content_type = headers
+/// The request's content type without parameters, lower-cased (`""` if absent).
+pub(crate) fn content_type(headers: &HeaderMap) -> String {
+    headers
         .get(header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    let media = content_type
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    if media != "application/json" {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "Unsupported media type \"{content_type}\" in request."
-        )));
+        .to_ascii_lowercase()
+}
+
+/// Parses a JSON object body; 415 for another content type, 400 for invalid JSON or a non-object.
+pub(crate) fn json_object(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Map<String, Value>, ApiError> {
+    let ct = content_type(headers);
+    if ct != "application/json" {
+        return Err(ApiError::UnsupportedMediaType(ct));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::MalformedBody(format!("JSON parse error - {e}")))
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::Validation(vec![Detail::general(
+            "Invalid data. Expected a dictionary.",
+        )])),
+        Err(e) => Err(ApiError::Validation(vec![Detail::general(format!(
+            "JSON parse error - {e}"
+        ))])),
+    }
+}
+
+/// Collects field problems of one body, then fails with all of them.
+#[derive(Default)]
+pub(crate) struct Fields {
+    pub(crate) details: Vec<Detail>,
+}
+
+impl Fields {
+    /// Rejects keys not in `allowed`.
+    pub(crate) fn only(&mut self, body: &Map<String, Value>, allowed: &[&str]) {
+        let mut keys: Vec<&String> = body.keys().collect();
+        keys.sort();
+        for key in keys {
+            if !allowed.contains(&key.as_str()) {
+                self.details
+                    .push(Detail::field(key.as_str(), "Unexpected field"));
+            }
+        }
+    }
+
+    /// A required number in `[0, 1]`.
+    pub(crate) fn probability(&mut self, body: &Map<String, Value>, key: &str) -> Option<f64> {
+        match body.get(key) {
+            None | Some(Value::Null) => {
+                self.details
+                    .push(Detail::field(key, "This field is required."));
+                None
+            }
+            Some(Value::Number(n)) => {
+                let v = n.as_f64().unwrap_or(f64::NAN);
+                if v < 0.0 {
+                    self.details.push(Detail::field(
+                        key,
+                        "Ensure this value is greater than or equal to 0.",
+                    ));
+                    None
+                } else if v > 1.0 {
+                    self.details.push(Detail::field(
+                        key,
+                        "Ensure this value is less than or equal to 1.",
+                    ));
+                    None
+                } else {
+                    Some(v)
+                }
+            }
+            Some(_) => {
+                self.details
+                    .push(Detail::field(key, "A valid number is required."));
+                None
+            }
+        }
+    }
+
+    /// Fails with the collected details, if any.
+    pub(crate) fn finish(self) -> Result<(), ApiError> {
+        if self.details.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.details))
+        }
+    }
+}
+
+/// A JSON body as a value for [`Checker`]: an empty body is an empty object (as DRF treats it, so a
+/// bare `POST` works), otherwise as [`json_object`].
+pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    json_object(headers, body).map(Value::Object)
 }
 
 /// Python's name of a JSON value's type, as DRF's messages show it.
@@ -84,7 +168,7 @@ impl Checker {
                 type_name(value)
             );
             if path.is_empty() {
-                self.details.push(Detail::message(message));
+                self.details.push(Detail::general(message));
             } else {
                 self.fail(path, message);
             }

@@ -15,7 +15,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use idem_empi::{ConfigId, ExportKind};
 use idem_engine::StartOptions;
-use idem_workflows::export::{ChunkSink, ExportError, ExportInput, WORKFLOW, write_csv};
+use idem_workflows::export::{ChunkSink, ExportInput, WORKFLOW, write_csv};
 use serde_json::{Map, Value, json};
 use sqlx::PgPool;
 use tokio::sync::mpsc;
@@ -174,7 +174,7 @@ async fn start(
             StartOptions::default(),
         )
         .await?;
-    idem_empi::set_export_run(&mut *tx, job_id, started.run_id).await?;
+    idem_empi::set_job_run(&mut *tx, job_id, started.run_id).await?;
     tx.commit().await.map_err(internal)?;
     let target = if uri.starts_with("s3://") {
         "S3 export"
@@ -198,14 +198,22 @@ fn internal(error: sqlx::Error) -> ApiError {
 }
 
 /// The chunks of a streamed export, for the response body.
-struct BodySink(mpsc::Sender<Result<Bytes, std::io::Error>>);
+struct BodySink {
+    chunks: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    /// The response went away (the client disconnected).
+    closed: bool,
+}
 
 impl ChunkSink for BodySink {
-    async fn put(&mut self, chunk: Vec<u8>) -> Result<(), ExportError> {
-        self.0
-            .send(Ok(Bytes::from(chunk)))
-            .await
-            .map_err(|_| ExportError::Closed)
+    async fn put(&mut self, chunk: Vec<u8>) -> idem_workflows::Result<()> {
+        if self.chunks.send(Ok(Bytes::from(chunk))).await.is_err() {
+            self.closed = true;
+            return Err(idem_workflows::Error::Io {
+                context: "streaming the export".into(),
+                source: std::io::ErrorKind::BrokenPipe.into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -214,14 +222,17 @@ impl ChunkSink for BodySink {
 async fn stream(pool: PgPool, kind: ExportKind, filename: String) -> ApiResult<Response> {
     let (tx, mut rx) = mpsc::channel(4);
     tokio::spawn(async move {
-        let mut sink = BodySink(tx);
+        let mut sink = BodySink {
+            chunks: tx,
+            closed: false,
+        };
         match write_csv(&pool, kind, None, &mut sink).await {
             Ok(rows) => tracing::info!(rows, "Export streamed."),
-            Err(ExportError::Closed) => tracing::info!("Export stream closed by the client."),
+            Err(_) if sink.closed => tracing::info!("Export stream closed by the client."),
             Err(error) => {
                 tracing::error!(%error, "Export stream failed.");
                 // The body stream fails: the client sees an aborted response, not a short file.
-                let _ = sink.0.send(Err(std::io::Error::other(error))).await;
+                let _ = sink.chunks.send(Err(std::io::Error::other(error))).await;
             }
         }
     });

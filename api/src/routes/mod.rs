@@ -2,8 +2,10 @@
 //! no-store` on every response, one log line per 5xx, and a span per request named after its matched route.
 
 mod body;
+mod configs;
 mod exports;
 mod health;
+mod imports;
 mod matches;
 mod query;
 mod runs;
@@ -25,6 +27,8 @@ pub fn app(state: AppState) -> Router {
         .merge(runs::routes())
         .merge(matches::routes())
         .merge(exports::routes())
+        .merge(configs::routes())
+        .merge(imports::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,

@@ -7,6 +7,7 @@
 
 mod common;
 mod exports;
+mod imports;
 mod matches;
 mod person_edits;
 mod runs;

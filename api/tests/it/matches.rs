@@ -424,9 +424,9 @@ async fn malformed_bodies_and_ids_are_400_with_field_details(pool: PgPool) {
     )
     .await;
     assert_eq!(parse.status, StatusCode::BAD_REQUEST);
-    assert_eq!(parse.json["error"]["code"], "parse_error");
+    assert_eq!(parse.json["error"]["code"], "validation_failed");
     assert!(
-        parse.json["error"]["message"]
+        parse.json["error"]["details"][0]["message"]
             .as_str()
             .unwrap()
             .starts_with("JSON parse error - "),
