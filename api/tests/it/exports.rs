@@ -12,7 +12,9 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::common::{send, send_body, send_json, with_potential_matches};
+use crate::common::{
+    S3Server, WorkerProcess, database_url, send, send_body, send_json, with_potential_matches,
+};
 
 const PERSON_RECORDS_CSV: &str = "\
 person_id,source_person_id,data_source,first_name,last_name,sex,race,birth_date,death_date,social_security_number,address,city,state,zip_code,county,phone
@@ -289,4 +291,160 @@ async fn export_requests_are_validated(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(jobs, 1, "no export job was created");
+}
+
+/// Reads an S3 object as text.
+async fn get_object(s3: &S3Server, bucket: &str, key: &str) -> String {
+    let object = s3
+        .client()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"));
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// Exports to `s3://idem-test/<key>` through a worker process; returns the run's output and the
+/// object read back.
+async fn export_to_s3(app: &Router, s3: &S3Server, uri: &str, key: &str) -> (Value, String) {
+    let sink = format!("s3://idem-test/{key}");
+    let started = send_json(app, "POST", uri, &json!({"s3_uri": sink})).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.json);
+    assert_eq!(
+        started.json["message"],
+        format!(
+            "Export job {} created for S3 export to {sink}",
+            started.json["job_id"].as_str().unwrap()
+        )
+    );
+    let run = poll_run(app, started.json["run_id"].as_str().unwrap()).await;
+    (
+        run["output"].clone(),
+        get_object(s3, "idem-test", key).await,
+    )
+}
+
+/// Must-show 6 on any database: the potential-match export written to S3 by a durable run reads back
+/// equal to the CSV streamed from the same data, with one row per pair of a pending potential match,
+/// public ids, and each pair's persons as they are now. `s3` must have the bucket `idem-test` and a
+/// worker process with its environment.
+pub async fn assert_potential_match_export_round_trips(app: &Router, s3: &S3Server, pool: &PgPool) {
+    let (output, object) = export_to_s3(
+        app,
+        s3,
+        "/api/v1/potential-matches/export",
+        "out/potential_matches.csv",
+    )
+    .await;
+    let (status, _, _, streamed) =
+        post_text(app, "/api/v1/potential-matches/export", &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        object == streamed,
+        "the S3 object differs from the streamed CSV"
+    );
+    let pairs: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM prediction_results r JOIN match_groups g ON g.id = r.match_group_id \
+         WHERE g.matched IS NULL AND g.deleted IS NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(output["rows"], pairs);
+    // Read back as CSV: every row names a pending group and the current persons of its pair.
+    let expected: std::collections::BTreeSet<(String, String, String, String)> = sqlx::query_as(
+        "SELECT 'pm_' || g.id, 'p_' || pl.uuid, 'p_' || pr.uuid, r.match_probability::text \
+         FROM prediction_results r JOIN match_groups g ON g.id = r.match_group_id \
+         JOIN person_records l ON l.id = r.person_record_l_id JOIN persons pl ON pl.id = l.person_id \
+         JOIN person_records rr ON rr.id = r.person_record_r_id JOIN persons pr ON pr.id = rr.person_id \
+         WHERE g.matched IS NULL AND g.deleted IS NULL",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    let mut reader = csv::Reader::from_reader(object.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        idem_empi::ExportKind::PotentialMatches.header()
+    );
+    let read: std::collections::BTreeSet<(String, String, String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[0].to_owned(),
+                r[1].to_owned(),
+                r[7].to_owned(),
+                r[13].to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(read.len() as i64, pairs, "rows are distinct pairs");
+    assert!(
+        read == expected,
+        "the exported pairs differ from the database"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn export_runs_write_to_s3_and_read_back_equal(pool: PgPool) {
+    let (_engine, app) = with_potential_matches(&pool).await;
+    let s3 = S3Server::start().await;
+    s3.put("idem-test", "placeholder", Vec::new()).await;
+    let _worker = WorkerProcess::start(&database_url(&pool), &s3.env());
+
+    let (output, crosswalk) = export_to_s3(
+        &app,
+        &s3,
+        "/api/v1/person-records/export",
+        "out/crosswalk.csv",
+    )
+    .await;
+    assert_eq!(output["rows"], 8);
+    assert_eq!(crosswalk, PERSON_RECORDS_CSV);
+    let (output, pairs) = export_to_s3(
+        &app,
+        &s3,
+        "/api/v1/potential-matches/export",
+        "out/pairs.csv",
+    )
+    .await;
+    assert_eq!(output["rows"], 3);
+    assert_eq!(pairs, POTENTIAL_MATCHES_CSV);
+    assert_potential_match_export_round_trips(&app, &s3, &pool).await;
+
+    // A missing bucket fails the run with the reason; the job is not marked succeeded.
+    let started = send_json(
+        &app,
+        "POST",
+        "/api/v1/person-records/export",
+        &json!({"s3_uri": "s3://no-such-bucket/x.csv"}),
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED);
+    let run_id = started.json["run_id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let run = loop {
+        let run = send(&app, "GET", &format!("/api/v1/runs/{run_id}"))
+            .await
+            .json["run"]
+            .clone();
+        if run["status"] == "failed" {
+            break run;
+        }
+        assert!(std::time::Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .contains("s3://no-such-bucket/x.csv"),
+        "{run}"
+    );
 }
