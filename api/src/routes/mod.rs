@@ -1,7 +1,13 @@
 //! The router: every route under `/api/v1`, the reference's 404 body for unknown URLs, `Cache-Control:
 //! no-store` on every response, one log line per 5xx, and a span per request named after its matched route.
 
+mod events;
+mod explain;
+mod format;
 mod health;
+mod openapi;
+mod persons;
+mod potential_matches;
 mod query;
 mod runs;
 
@@ -21,6 +27,9 @@ pub fn app(state: AppState) -> Router {
     let protected =
         Router::new()
             .merge(runs::routes())
+            .merge(persons::routes())
+            .merge(potential_matches::routes())
+            .merge(events::routes())
             .route_layer(middleware::from_fn_with_state(
                 state.clone(),
                 crate::auth::authenticate,
@@ -28,6 +37,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new().merge(health::routes()).merge(protected);
     Router::new()
         .nest("/api/v1", api)
+        .merge(openapi::routes())
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(log_server_errors))
         .layer(middleware::from_fn(no_store))
