@@ -162,12 +162,14 @@ pub async fn list_events(
     let items = events
         .into_iter()
         .zip(counts)
-        .map(|(event, (add_record, remove_record, review))| EventSummary {
-            event,
-            add_record,
-            remove_record,
-            review,
-        })
+        .map(
+            |(event, (add_record, remove_record, review))| EventSummary {
+                event,
+                add_record,
+                remove_record,
+                review,
+            },
+        )
         .collect();
     Ok(Page { items, total_count })
 }

@@ -141,12 +141,13 @@ pub async fn get_potential_match(
         }
         None => (None, 0),
     };
-    let rows = sqlx::query_as::<_, PersonRow>(include_str!("queries/potential_matches/persons.sql"))
-        .bind(id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows =
+        sqlx::query_as::<_, PersonRow>(include_str!("queries/potential_matches/persons.sql"))
+            .bind(id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *tx)
+            .await?;
     let total_count: i64 =
         sqlx::query_scalar(include_str!("queries/potential_matches/person_count.sql"))
             .bind(id)

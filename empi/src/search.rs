@@ -6,9 +6,9 @@
 //! is absent) and a flag saying whether any filter is given, so that PostgreSQL's custom plan for a request
 //! drops the conditions of absent filters.
 
+use sqlx::Postgres;
 use sqlx::postgres::PgArguments;
 use sqlx::query::{QueryAs, QueryScalar};
-use sqlx::Postgres;
 
 /// Filters over a person's (or a potential match's) records. `None`: no filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

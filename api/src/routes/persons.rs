@@ -199,14 +199,10 @@ pub(crate) async fn list(
 ) -> ApiResult<Json<PersonList>> {
     let query = Query::parse(raw, &SEARCH_KEYS)?;
     let (page, page_size) = query.page()?;
-    let found = idem_empi::list_persons(
-        state.engine.pool(),
-        &record_filter(&query),
-        page,
-        page_size,
-    )
-    .await
-    .map_err(internal)?;
+    let found =
+        idem_empi::list_persons(state.engine.pool(), &record_filter(&query), page, page_size)
+            .await
+            .map_err(internal)?;
     Ok(Json(PersonList {
         persons: found
             .items

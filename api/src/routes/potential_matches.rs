@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::explain::{ExplanationView, Explainer};
+use super::explain::{Explainer, ExplanationView};
 use super::format;
 use super::persons::{RecordView, SEARCH_KEYS, SearchParams, internal, record_filter};
 use super::query::{Pagination, Query};

@@ -86,7 +86,10 @@ pub(crate) async fn list(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = run_id(&id)?;
     let run = state.engine.get_run(id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(json!({ "run": run })))
@@ -106,7 +109,10 @@ pub(crate) async fn read(State(state): State<AppState>, Path(id): Path<String>) 
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn resume(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = run_id(&id)?;
     state.engine.resume(id).await?;
     read(State(state), Path(id.to_string())).await
@@ -126,7 +132,10 @@ pub(crate) async fn resume(State(state): State<AppState>, Path(id): Path<String>
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = run_id(&id)?;
     state.engine.cancel(id).await?;
     read(State(state), Path(id.to_string())).await

@@ -6,5 +6,10 @@
 )]
 
 mod common;
+mod events;
+mod openapi;
+mod persons;
+mod potential_matches;
+mod review_fixture;
 mod runs;
 mod score;
