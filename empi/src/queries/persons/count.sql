@@ -6,11 +6,12 @@ SELECT CASE
     ELSE (
         SELECT count(DISTINCT m.person_id)
         FROM person_records m
-        JOIN persons mp ON mp.id = m.person_id
         WHERE ($1::text IS NULL OR m.first_name ILIKE $1)
             AND ($2::text IS NULL OR m.last_name ILIKE $2)
             AND ($3::text IS NULL OR m.birth_date ILIKE $3)
-            AND ($4::text IS NULL OR mp.uuid::text LIKE $4)
+            AND ($4::text IS NULL OR m.person_id IN (
+                SELECT mp.id FROM persons mp WHERE mp.uuid::text LIKE $4
+            ))
             AND ($5::text IS NULL OR m.source_person_id LIKE $5)
             AND ($6::text IS NULL OR m.data_source = $6)
     )
