@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Result;
 use crate::ids::{JobId, PersonId, PersonRecordId, PotentialMatchId, UserId};
-use crate::search::{Page, limit_offset};
+use crate::search::{Page, begin_read, limit_offset};
 
 /// The event types, as stored in `match_events.type`.
 pub const EVENT_TYPES: [&str; 4] = ["new-ids", "auto-matches", "manual-match", "person-split"];
@@ -107,7 +107,10 @@ struct SummaryRow {
 }
 
 /// Attaches the performers of manual events.
-async fn with_performers(db: &sqlx::PgPool, rows: Vec<EventRow>) -> Result<Vec<MatchEvent>> {
+async fn with_performers(
+    db: &mut sqlx::PgConnection,
+    rows: Vec<EventRow>,
+) -> Result<Vec<MatchEvent>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let performers: Vec<(i64, UserId, Option<String>)> =
         sqlx::query_as(include_str!("queries/events/performers.sql"))
@@ -138,6 +141,7 @@ pub async fn list_events(
     page_size: u32,
 ) -> Result<Page<EventSummary>> {
     let (limit, offset) = limit_offset(page, page_size);
+    let mut tx = begin_read(db).await?;
     let rows = sqlx::query_as::<_, SummaryRow>(include_str!("queries/events/page.sql"))
         .bind(&filter.event_type)
         .bind(filter.job_id)
@@ -145,20 +149,21 @@ pub async fn list_events(
         .bind(filter.potential_match_id)
         .bind(limit)
         .bind(offset)
-        .fetch_all(db)
+        .fetch_all(&mut *tx)
         .await?;
     let total_count: i64 = sqlx::query_scalar(include_str!("queries/events/count.sql"))
         .bind(&filter.event_type)
         .bind(filter.job_id)
         .bind(filter.person_id)
         .bind(filter.potential_match_id)
-        .fetch_one(db)
+        .fetch_one(&mut *tx)
         .await?;
     let counts: Vec<(i64, i64, i64)> = rows
         .iter()
         .map(|r| (r.add_record, r.remove_record, r.review))
         .collect();
-    let events = with_performers(db, rows.into_iter().map(|r| r.event).collect()).await?;
+    let events = with_performers(&mut tx, rows.into_iter().map(|r| r.event).collect()).await?;
+    tx.commit().await?;
     let items = events
         .into_iter()
         .zip(counts)
@@ -181,9 +186,10 @@ pub async fn person_history(
     page: u32,
     page_size: u32,
 ) -> Result<Option<Page<HistoryEntry>>> {
+    let mut tx = begin_read(db).await?;
     let internal: Option<i64> = sqlx::query_scalar("SELECT id FROM persons WHERE uuid = $1")
         .bind(person)
-        .fetch_optional(db)
+        .fetch_optional(&mut *tx)
         .await?;
     let Some(internal) = internal else {
         return Ok(None);
@@ -193,27 +199,28 @@ pub async fn person_history(
         .bind(internal)
         .bind(limit)
         .bind(offset)
-        .fetch_all(db)
+        .fetch_all(&mut *tx)
         .await?;
     let total_count: i64 = sqlx::query_scalar(
         "SELECT count(DISTINCT match_event_id) FROM person_actions WHERE person_id = $1",
     )
     .bind(internal)
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
     .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let actions =
         sqlx::query_as::<_, PersonAction>(include_str!("queries/events/history_actions.sql"))
             .bind(internal)
             .bind(&ids)
-            .fetch_all(db)
+            .fetch_all(&mut *tx)
             .await?;
     let mut by_event: HashMap<i64, Vec<PersonAction>> = HashMap::new();
     for action in actions {
         by_event.entry(action.event_id).or_default().push(action);
     }
-    let items = with_performers(db, rows)
-        .await?
+    let events = with_performers(&mut tx, rows).await?;
+    tx.commit().await?;
+    let items = events
         .into_iter()
         .map(|event| HistoryEntry {
             actions: by_event.remove(&event.id).unwrap_or_default(),

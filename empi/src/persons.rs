@@ -5,7 +5,7 @@ use sqlx::PgExecutor;
 
 use crate::error::Result;
 use crate::ids::{PersonId, PersonRecordId};
-use crate::search::{Page, RecordFilter, limit_offset};
+use crate::search::{Page, RecordFilter, begin_read, limit_offset};
 
 /// A person in the list: the names of its first record and its data sources.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -87,30 +87,29 @@ pub async fn list_persons(
     page_size: u32,
 ) -> Result<Page<PersonSummary>> {
     let (limit, offset) = limit_offset(page, page_size);
+    let mut tx = begin_read(db).await?;
     let items = filter
         .bind_as(sqlx::query_as::<_, PersonSummary>(include_str!(
             "queries/persons/page.sql"
         )))
         .bind(limit)
         .bind(offset)
-        .fetch_all(db)
+        .fetch_all(&mut *tx)
         .await?;
     let total_count = filter
         .bind_scalar(sqlx::query_scalar::<_, i64>(include_str!(
             "queries/persons/count.sql"
         )))
-        .fetch_one(db)
+        .fetch_one(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(Page { items, total_count })
 }
 
 /// The live person with this id and all its records; `None` if it is unknown or deleted.
 pub async fn get_person(db: &sqlx::PgPool, id: PersonId) -> Result<Option<Person>> {
-    let mut tx = db.begin().await?;
     // One snapshot: the person's version and its records must agree.
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = begin_read(db).await?;
     let row: Option<(i64, DateTime<Utc>, i64)> = sqlx::query_as(
         "SELECT id, created, version FROM persons WHERE uuid = $1 AND deleted IS NULL",
     )

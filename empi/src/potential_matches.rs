@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Result;
 use crate::ids::{ConfigId, PersonId, PersonRecordId, PotentialMatchId, PredictionResultId};
 use crate::persons::{PersonRecord, records_of};
-use crate::search::{Page, RecordFilter, limit_offset};
+use crate::search::{Page, RecordFilter, begin_read, limit_offset};
 
 /// A pending group in the list.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -80,20 +80,22 @@ pub async fn list_potential_matches(
     page_size: u32,
 ) -> Result<Page<PotentialMatchSummary>> {
     let (limit, offset) = limit_offset(page, page_size);
+    let mut tx = begin_read(db).await?;
     let items = filter
         .bind_as(sqlx::query_as::<_, PotentialMatchSummary>(include_str!(
             "queries/potential_matches/page.sql"
         )))
         .bind(limit)
         .bind(offset)
-        .fetch_all(db)
+        .fetch_all(&mut *tx)
         .await?;
     let total_count = filter
         .bind_scalar(sqlx::query_scalar::<_, i64>(include_str!(
             "queries/potential_matches/count.sql"
         )))
-        .fetch_one(db)
+        .fetch_one(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(Page { items, total_count })
 }
 
@@ -114,10 +116,7 @@ pub async fn get_potential_match(
     page: u32,
     page_size: Option<u32>,
 ) -> Result<Option<PotentialMatch>> {
-    let mut tx = db.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = begin_read(db).await?;
     let group: Option<(DateTime<Utc>, i64)> = sqlx::query_as(
         "SELECT created, version FROM match_groups \
          WHERE id = $1 AND matched IS NULL AND deleted IS NULL",

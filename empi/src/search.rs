@@ -87,3 +87,20 @@ pub(crate) fn limit_offset(page: u32, page_size: u32) -> (i64, i64) {
     let limit = i64::from(page_size.max(1));
     (limit, i64::from(page.max(1) - 1) * limit)
 }
+
+/// Starts a read-only REPEATABLE READ transaction, so that a page, its total and the details read with it
+/// come from one snapshot, and plans every statement with its parameters' values: a generic plan (which
+/// PostgreSQL may switch to after five executions of a prepared statement) could not drop the conditions
+/// of absent filters nor use the trigram indexes for the given ones.
+pub(crate) async fn begin_read(
+    db: &sqlx::PgPool,
+) -> crate::Result<sqlx::Transaction<'static, Postgres>> {
+    let mut tx = db.begin().await?;
+    sqlx::raw_sql(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+         SET LOCAL plan_cache_mode = force_custom_plan",
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
