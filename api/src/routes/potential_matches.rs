@@ -177,7 +177,7 @@ pub(crate) struct PotentialMatchView {
     version: i64,
     /// Every result of the group, best first.
     results: Vec<ResultView>,
-    /// Persons ordered by id; paginated.
+    /// The persons of the records the results name, ordered by id (uuid text); paginated.
     persons: Vec<GroupPersonView>,
 }
 
