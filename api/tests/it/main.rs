@@ -6,6 +6,11 @@
 )]
 
 mod common;
+mod events;
 mod imports;
+mod openapi;
+mod persons;
+mod potential_matches;
+mod review_fixture;
 mod runs;
 mod score;

@@ -8,4 +8,5 @@
 mod common;
 mod configs;
 mod hash;
+mod pagination;
 mod schema;
