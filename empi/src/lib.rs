@@ -10,7 +10,8 @@
 //! * Public ids (`p_<uuid>`, `pr_N`, `pm_N`, `cfg_N`, `job_N`, `u_N`, `prre_N`): [`PersonId`],
 //!   [`PersonRecordId`], ... with their parsing rules ([`IdError`]).
 //! * Store functions: configs ([`insert_config`], [`list_configs`], [`get_config`]) and
-//!   [`data_sources`], users ([`upsert_user`]).
+//!   [`data_sources`], users ([`upsert_user`], [`user_for_login`], [`list_users`], [`set_user_role`],
+//!   [`bootstrap_admin`]).
 
 mod configs;
 mod error;
@@ -28,4 +29,7 @@ pub use ids::{
     PredictionResultId, UserId, strip_known_prefix,
 };
 pub use records::data_sources;
-pub use users::{Role, User, upsert_user};
+pub use users::{
+    AdminTarget, Bootstrap, Role, SetRole, User, bootstrap_admin, list_users, set_user_role, upsert_user,
+    user_for_login,
+};

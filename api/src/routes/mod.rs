@@ -4,6 +4,7 @@
 mod health;
 mod query;
 mod runs;
+mod users;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -21,6 +22,7 @@ pub fn app(state: AppState) -> Router {
     let protected =
         Router::new()
             .merge(runs::routes())
+            .merge(users::routes())
             .route_layer(middleware::from_fn_with_state(
                 state.clone(),
                 crate::auth::authenticate,
