@@ -151,7 +151,10 @@ async fn bootstrap(common: &CommonArgs, args: BootstrapArgs) -> anyhow::Result<(
     match idem_empi::bootstrap_admin(&pool, target).await? {
         idem_empi::Bootstrap::AlreadyBootstrapped(admins) => {
             let admins: Vec<String> = admins.iter().map(|u| u.id.to_string()).collect();
-            tracing::info!(admins = admins.join(","), "Already bootstrapped: there is an admin.");
+            tracing::info!(
+                admins = admins.join(","),
+                "Already bootstrapped: there is an admin."
+            );
             Ok(())
         }
         idem_empi::Bootstrap::Promoted(user) => {

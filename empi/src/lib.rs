@@ -30,6 +30,6 @@ pub use ids::{
 };
 pub use records::data_sources;
 pub use users::{
-    AdminTarget, Bootstrap, Role, SetRole, User, bootstrap_admin, list_users, set_user_role, upsert_user,
-    user_for_login,
+    AdminTarget, Bootstrap, Role, SetRole, User, bootstrap_admin, list_users, set_user_role,
+    upsert_user, user_for_login,
 };

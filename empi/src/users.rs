@@ -69,12 +69,12 @@ macro_rules! user_columns {
 /// The user a verified token's `sub` names, created without a role on its first request. One read
 /// when nothing changed; a write only for a new user or a new email, so authenticating a request does
 /// not update a row every time.
-pub async fn user_for_login(
-    pool: &PgPool,
-    idp_user_id: &str,
-    email: Option<&str>,
-) -> Result<User> {
-    let known = sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users WHERE idp_user_id = $1"))
+pub async fn user_for_login(pool: &PgPool, idp_user_id: &str, email: Option<&str>) -> Result<User> {
+    let known = sqlx::query_as::<_, User>(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE idp_user_id = $1"
+    ))
     .bind(idp_user_id)
     .fetch_optional(pool)
     .await?;
@@ -87,7 +87,11 @@ pub async fn user_for_login(
 /// One page of users, ordered by id, and the total count.
 pub async fn list_users(pool: &PgPool, page: u32, page_size: u32) -> Result<(Vec<User>, i64)> {
     let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
-    let users = sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users ORDER BY id LIMIT $1 OFFSET $2"))
+    let users = sqlx::query_as::<_, User>(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users ORDER BY id LIMIT $1 OFFSET $2"
+    ))
     .bind(i64::from(page_size))
     .bind(offset)
     .fetch_all(pool)
@@ -124,7 +128,10 @@ pub async fn set_user_role(pool: &PgPool, id: UserId, role: Option<Role>) -> Res
     if is_admin && admins.len() == 1 && role != Some(Role::Admin) {
         return Ok(SetRole::LastAdmin);
     }
-    let updated = sqlx::query_as::<_, User>(concat!("UPDATE users SET role = $2, updated = now() WHERE id = $1 RETURNING ", user_columns!()))
+    let updated = sqlx::query_as::<_, User>(concat!(
+        "UPDATE users SET role = $2, updated = now() WHERE id = $1 RETURNING ",
+        user_columns!()
+    ))
     .bind(id)
     .bind(role)
     .fetch_optional(&mut *tx)
@@ -162,7 +169,11 @@ pub async fn bootstrap_admin(pool: &PgPool, target: AdminTarget<'_>) -> Result<B
     sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
         .execute(&mut *tx)
         .await?;
-    let admins = sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users WHERE role = 'admin' ORDER BY id"))
+    let admins = sqlx::query_as::<_, User>(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE role = 'admin' ORDER BY id"
+    ))
     .fetch_all(&mut *tx)
     .await?;
     if !admins.is_empty() {
@@ -171,7 +182,11 @@ pub async fn bootstrap_admin(pool: &PgPool, target: AdminTarget<'_>) -> Result<B
     let user = match target {
         AdminTarget::Sub(sub) => upsert_user(&mut *tx, sub, None, None).await?,
         AdminTarget::Email(email) => {
-            let mut found = sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users WHERE lower(email) = lower($1) ORDER BY id"))
+            let mut found = sqlx::query_as::<_, User>(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE lower(email) = lower($1) ORDER BY id"
+            ))
             .bind(email)
             .fetch_all(&mut *tx)
             .await?;
@@ -182,7 +197,10 @@ pub async fn bootstrap_admin(pool: &PgPool, target: AdminTarget<'_>) -> Result<B
             }
         }
     };
-    let admin = sqlx::query_as::<_, User>(concat!("UPDATE users SET role = 'admin', updated = now() WHERE id = $1 RETURNING ", user_columns!()))
+    let admin = sqlx::query_as::<_, User>(concat!(
+        "UPDATE users SET role = 'admin', updated = now() WHERE id = $1 RETURNING ",
+        user_columns!()
+    ))
     .bind(user.id)
     .fetch_one(&mut *tx)
     .await?;

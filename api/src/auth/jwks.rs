@@ -168,7 +168,10 @@ impl KeyStore {
                 }
             }
         } else {
-            tracing::debug!(kid, "Unknown key id; the keys were fetched too recently to refetch.");
+            tracing::debug!(
+                kid,
+                "Unknown key id; the keys were fetched too recently to refetch."
+            );
         }
         self.current().keys.get(kid).cloned()
     }
@@ -304,8 +307,10 @@ mod tests {
             serde_json::json!({"kty": "RSA", "kid": "r", "n": "AQAB", "e": "AQAB"}),
             serde_json::json!({"kty": "RSA", "kid": "p", "alg": "PS256", "n": "AQAB", "e": "AQAB"}),
         ]);
-        let mut kids: Vec<(&str, Algorithm)> =
-            keys.iter().map(|(k, v)| (k.as_str(), v.algorithm)).collect();
+        let mut kids: Vec<(&str, Algorithm)> = keys
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.algorithm))
+            .collect();
         kids.sort_by_key(|(k, _)| *k);
         assert_eq!(kids, vec![("p", Algorithm::PS256), ("r", Algorithm::RS256)]);
     }

@@ -22,8 +22,8 @@ use axum::response::{IntoResponse, Response};
 use idem_empi::{Role, UserId};
 
 pub use self::jwks::JwksError;
-pub use self::oidc::{OidcConfig, OidcError};
 use self::oidc::{Oidc, Rejection};
+pub use self::oidc::{OidcConfig, OidcError};
 use crate::AppState;
 use crate::error::ApiError;
 

@@ -128,6 +128,9 @@ impl Oidc {
         if self.config.header != header::AUTHORIZATION {
             return Ok(value);
         }
+        if value.eq_ignore_ascii_case("bearer") {
+            return Err(Rejection::Missing);
+        }
         match value.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
                 let token = token.trim();

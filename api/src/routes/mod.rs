@@ -19,14 +19,13 @@ use crate::error::{ApiError, InternalErrorText};
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     // Everything but the health check needs an authenticated user.
-    let protected =
-        Router::new()
-            .merge(runs::routes())
-            .merge(users::routes())
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                crate::auth::authenticate,
-            ));
+    let protected = Router::new()
+        .merge(runs::routes())
+        .merge(users::routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ));
     let api = Router::new().merge(health::routes()).merge(protected);
     Router::new()
         .nest("/api/v1", api)

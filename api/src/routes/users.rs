@@ -104,7 +104,9 @@ fn parse_role_body(body: &[u8]) -> ApiResult<Option<Role>> {
         Some(Value::String(s)) if s == "admin" => Some(Role::Admin),
         Some(Value::String(s)) if s == "member" => Some(Role::Member),
         Some(other) => {
-            let shown = other.as_str().map_or_else(|| other.to_string(), str::to_owned);
+            let shown = other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_owned);
             details.push(Detail::field(
                 "role",
                 format!("\"{shown}\" is not a valid choice."),
@@ -143,7 +145,10 @@ mod tests {
 
     #[test]
     fn role_bodies_follow_the_reference() {
-        assert_eq!(parse_role_body(br#"{"role": "admin"}"#).unwrap(), Some(Role::Admin));
+        assert_eq!(
+            parse_role_body(br#"{"role": "admin"}"#).unwrap(),
+            Some(Role::Admin)
+        );
         assert_eq!(
             parse_role_body(br#"{"role": "member", "user_id": "u_9"}"#).unwrap(),
             Some(Role::Member)
@@ -164,7 +169,16 @@ mod tests {
             details(r#"{"role": 5}"#),
             vec![Detail::field("role", "\"5\" is not a valid choice.")]
         );
-        assert_eq!(details("[]")[0].message, "Invalid data. Expected a dictionary.");
-        assert!(details("{").first().unwrap().message.starts_with("JSON parse error - "));
+        assert_eq!(
+            details("[]")[0].message,
+            "Invalid data. Expected a dictionary."
+        );
+        assert!(
+            details("{")
+                .first()
+                .unwrap()
+                .message
+                .starts_with("JSON parse error - ")
+        );
     }
 }

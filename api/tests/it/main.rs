@@ -5,6 +5,7 @@
     reason = "a test binary: its items are not a public API"
 )]
 
+mod auth;
 mod common;
 mod runs;
 mod score;
