@@ -836,3 +836,33 @@ async fn serve_refuses_oidc_without_issuer_or_audience(pool: PgPool) {
     assert!(!ok);
     assert!(text.contains("sometimes"), "{text}");
 }
+
+#[sqlx::test(migrations = false)]
+async fn disabled_auth_is_announced_loudly_at_start(pool: PgPool) {
+    use std::io::BufRead;
+    idem_migrations::migrate(&pool).await.unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_idem"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url(&pool))
+        .env("IDEM_AUTH", "disabled")
+        .env("RUST_LOG", "info")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("idem starts");
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    let mut warned = false;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        warned |= line.contains("WARN") && line.contains("AUTHENTICATION IS DISABLED");
+        let serving = line.contains("Serving the API.");
+        seen.push(line);
+        if serving {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(warned, "{}", seen.join("\n"));
+}

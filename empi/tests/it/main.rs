@@ -9,3 +9,4 @@ mod common;
 mod configs;
 mod hash;
 mod schema;
+mod users;
