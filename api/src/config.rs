@@ -216,3 +216,90 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub explain: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["idem", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::parse_from(argv).command {
+            Some(Command::Serve(serve)) => serve,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn oidc_needs_issuer_and_audience_and_disabled_needs_nothing() {
+        let disabled = serve(&["--auth", "disabled"]);
+        assert!(disabled.auth.oidc_config().unwrap().is_none());
+        let missing = serve(&["--auth", "oidc", "--oidc-audience", "idem"]);
+        assert!(matches!(
+            missing.auth.oidc_config(),
+            Err(AuthConfigError::Missing("IDEM_OIDC_ISSUER"))
+        ));
+        let blank = serve(&[
+            "--auth",
+            "oidc",
+            "--oidc-issuer",
+            "https://i",
+            "--oidc-audience",
+            " ",
+        ]);
+        assert!(matches!(
+            blank.auth.oidc_config(),
+            Err(AuthConfigError::Missing("IDEM_OIDC_AUDIENCE"))
+        ));
+        let bad = serve(&[
+            "--auth",
+            "oidc",
+            "--oidc-issuer",
+            "https://i",
+            "--oidc-audience",
+            "idem",
+            "--auth-header",
+            "not a header",
+        ]);
+        assert!(matches!(
+            bad.auth.oidc_config(),
+            Err(AuthConfigError::BadHeader(_))
+        ));
+        let custom = serve(&[
+            "--auth",
+            "oidc",
+            "--oidc-issuer",
+            "https://i",
+            "--oidc-audience",
+            "idem",
+            "--auth-header",
+            "X-Forwarded-Access-Token",
+            "--jwks-url",
+            "https://i/jwks",
+        ])
+        .auth
+        .oidc_config()
+        .unwrap()
+        .unwrap();
+        assert_eq!(custom.header, "x-forwarded-access-token");
+        assert_eq!(custom.jwks_url.as_deref(), Some("https://i/jwks"));
+        assert_eq!(
+            (custom.issuer.as_str(), custom.audience.as_str()),
+            ("https://i", "idem")
+        );
+        let default = serve(&[
+            "--auth",
+            "oidc",
+            "--oidc-issuer",
+            "https://i",
+            "--oidc-audience",
+            "idem",
+        ])
+        .auth
+        .oidc_config()
+        .unwrap()
+        .unwrap();
+        assert_eq!(default.header, axum::http::header::AUTHORIZATION);
+        assert_eq!(default.min_refresh, Duration::from_secs(30));
+    }
+}
