@@ -2,7 +2,7 @@
 //! health check, and the [`CurrentUser`] extractor handlers use to know (and audit) the caller.
 //!
 //! In [`Auth::Oidc`] mode a request carries a bearer JWT from the organisation's OpenID Connect
-//! provider ([`oidc`]: validation; [`jwks`]: the provider's keys). Users are identified by the
+//! provider (module `oidc`: validation; module `jwks`: the provider's keys). Users are identified by the
 //! token's `sub`; a user is created, without a role, on its first authenticated request and gets 403
 //! until an admin gives it a role (`POST /api/v1/users/{id}`; the first admin comes from
 //! `idem bootstrap`). Roles are read from the database on every request, so a change applies at once.

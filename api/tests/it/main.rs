@@ -9,3 +9,4 @@ mod auth;
 mod common;
 mod runs;
 mod score;
+mod users;
