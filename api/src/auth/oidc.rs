@@ -1,7 +1,11 @@
 //! Bearer-token authentication against an OpenID Connect provider: the token is read from the
 //! configured header, its signature verified with the provider's key named by its `kid` (with that
-//! key's algorithm), and its `iss`, `aud`, `exp` and `nbf` checked (`exp`, `iss`, `aud` and `sub` are
+//! key's algorithm), and its `iss`, `aud`, `exp` and `nbf` checked (`exp`, `iss` and `sub` are
 //! required). Every failure is the reference's 401 "Invalid JWT"; the reason is logged at debug level.
+//!
+//! The audience: `aud` (a string or a list) must contain the configured audience. A token without
+//! `aud` passes only if its `client_id` claim equals the audience: Cognito access tokens (what
+//! oauth2-proxy forwards) carry `client_id` instead of `aud`, and the reference checks that claim.
 
 use std::time::Duration;
 
@@ -68,6 +72,28 @@ pub(crate) struct Claims {
     pub(crate) sub: String,
     #[serde(default)]
     pub(crate) email: Option<String>,
+    #[serde(default)]
+    aud: Option<Audience>,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Claims {
+    /// `aud` contains `audience`, or there is no `aud` and `client_id` is `audience`.
+    fn is_for(&self, audience: &str) -> bool {
+        match &self.aud {
+            Some(Audience::One(aud)) => aud == audience,
+            Some(Audience::Many(auds)) => auds.iter().any(|aud| aud == audience),
+            None => self.client_id.as_deref() == Some(audience),
+        }
+    }
 }
 
 /// Why a request is not authenticated (both are 401).
@@ -167,11 +193,15 @@ impl Oidc {
         }
         let mut validation = Validation::new(key.algorithm);
         validation.set_issuer(&[&self.config.issuer]);
-        validation.set_audience(&[&self.config.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // The audience is checked below: jsonwebtoken knows only `aud`, not `client_id`.
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.config.leeway.as_secs();
         let data = decode::<Claims>(token, &key.decoding, &validation).map_err(|e| invalid(&e))?;
+        if !data.claims.is_for(&self.config.audience) {
+            return Err(invalid(&"not for this audience"));
+        }
         if data.claims.sub.trim().is_empty() {
             return Err(invalid(&"empty sub"));
         }

@@ -331,6 +331,26 @@ async fn bad_tokens_are_401_and_good_ones_identify_the_user(pool: PgPool) {
             mint(rsa1, "rsa-1", &with(&good, json!({"aud": null}))),
         ),
         (
+            "aud list without idem",
+            mint(rsa1, "rsa-1", &with(&good, json!({"aud": ["a", "b"]}))),
+        ),
+        (
+            "aud given, client_id is not looked at",
+            mint(
+                rsa1,
+                "rsa-1",
+                &with(&good, json!({"aud": "account", "client_id": AUDIENCE})),
+            ),
+        ),
+        (
+            "no aud, another client_id",
+            mint(
+                rsa1,
+                "rsa-1",
+                &with(&good, json!({"aud": null, "client_id": "other"})),
+            ),
+        ),
+        (
             "no exp",
             mint(rsa1, "rsa-1", &with(&good, json!({"exp": null}))),
         ),
@@ -406,6 +426,13 @@ async fn bad_tokens_are_401_and_good_ones_identify_the_user(pool: PgPool) {
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.json);
     let ec = get_with_token(&app, "/api/v1/runs", &mint(ec1, "ec-1", &good)).await;
     assert_eq!(ec.status, StatusCode::OK, "{}", ec.json);
+    // `aud` as a list, and a Cognito-style access token: no `aud`, `client_id` is the audience.
+    let list = with(&good, json!({"aud": ["account", AUDIENCE]}));
+    let listed = get_with_token(&app, "/api/v1/runs", &mint(rsa1, "rsa-1", &list)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.json);
+    let cognito = with(&good, json!({"aud": null, "client_id": AUDIENCE}));
+    let access = get_with_token(&app, "/api/v1/runs", &mint(rsa1, "rsa-1", &cognito)).await;
+    assert_eq!(access.status, StatusCode::OK, "{}", access.json);
     // A member is refused the admin routes.
     let users = get_with_token(&app, "/api/v1/users", &alice).await;
     assert_eq!(users.status, StatusCode::FORBIDDEN);
