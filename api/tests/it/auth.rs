@@ -85,7 +85,8 @@ fn keys() -> &'static [TestKey; 3] {
     })
 }
 
-/// The identity provider stand-in: discovery and JWKS over real HTTP, with a counter of JWKS fetches.
+/// The identity provider stand-in: discovery and JWKS over real HTTP, with a counter of JWKS fetches
+/// (failed ones included).
 struct Idp {
     issuer: String,
     jwks: Arc<Mutex<Value>>,
@@ -109,7 +110,10 @@ impl Idp {
                 "/realms/test/jwks",
                 get(move || async move {
                     count.fetch_add(1, Ordering::SeqCst);
-                    axum::Json(served.lock().unwrap().clone())
+                    match served.lock().unwrap().clone() {
+                        Value::Null => Err(StatusCode::SERVICE_UNAVAILABLE),
+                        jwks => Ok(axum::Json(jwks)),
+                    }
                 }),
             );
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -132,6 +136,11 @@ impl Idp {
             serde_json::from_value(json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"})).unwrap(),
         );
         *self.jwks.lock().unwrap() = serde_json::to_value(set).unwrap();
+    }
+
+    /// The JWKS endpoint answers 503 from now on.
+    fn go_down(&self) {
+        *self.jwks.lock().unwrap() = Value::Null;
     }
 
     fn fetches(&self) -> usize {
@@ -577,4 +586,47 @@ async fn a_configured_header_and_jwks_url_are_used(pool: PgPool) {
     )
     .await;
     assert_unauthorized(&reply, "Invalid JWT", "wrong iss with a JWKS URL");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_provider_outage_keeps_the_cached_keys(pool: PgPool) {
+    let [rsa1, rsa2, _] = keys();
+    let idp = Idp::start(&[rsa1]).await;
+    idp.go_down();
+    // Keys expire at once and may be refetched at every request: every request tries the provider.
+    let mut config = idp.config();
+    config.min_refresh = Duration::ZERO;
+    config.max_key_age = Duration::ZERO;
+    let app = oidc_app(&pool, config).await;
+    idem_empi::upsert_user(&pool, "heidi", None, Some(Role::Member))
+        .await
+        .unwrap();
+    let token = mint(rsa1, "rsa-1", &idp.claims("heidi"));
+    // Never fetched: nothing to verify with.
+    let down = get_with_token(&app, "/api/v1/runs", &token).await;
+    assert_unauthorized(&down, "Invalid JWT", "provider down before the first fetch");
+    assert_eq!(idp.fetches(), 1);
+    idp.publish(&[rsa1]);
+    assert_eq!(
+        get_with_token(&app, "/api/v1/runs", &token).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(idp.fetches(), 2);
+    // The provider goes down: the refresh fails, the cached key still verifies.
+    idp.go_down();
+    let cached = get_with_token(&app, "/api/v1/runs", &token).await;
+    assert_eq!(cached.status, StatusCode::OK, "{}", cached.json);
+    assert_eq!(idp.fetches(), 3);
+    // But a key it never saw is not accepted.
+    let unknown = get_with_token(
+        &app,
+        "/api/v1/runs",
+        &mint(rsa2, "rsa-2", &idp.claims("heidi")),
+    )
+    .await;
+    assert_unauthorized(
+        &unknown,
+        "Invalid JWT",
+        "unknown kid while the provider is down",
+    );
 }
