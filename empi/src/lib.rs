@@ -10,9 +10,10 @@
 //! * Public ids (`p_<uuid>`, `pr_N`, `pm_N`, `cfg_N`, `job_N`, `u_N`, `prre_N`): [`PersonId`],
 //!   [`PersonRecordId`], ... with their parsing rules ([`IdError`]).
 //! * Store functions: configs ([`insert_config`], [`list_configs`], [`get_config`]) and
-//!   [`data_sources`], users ([`upsert_user`]); the review reads: persons ([`list_persons`],
-//!   [`get_person`]), potential matches ([`list_potential_matches`], [`get_potential_match`]) and the
-//!   audit trail ([`list_events`], [`person_history`]).
+//!   [`data_sources`], users ([`upsert_user`], [`user_for_login`], [`list_users`], [`set_user_role`],
+//!   [`bootstrap_admin`]); the review reads: persons ([`list_persons`], [`get_person`]), potential
+//!   matches ([`list_potential_matches`], [`get_potential_match`]) and the audit trail
+//!   ([`list_events`], [`person_history`]).
 
 mod configs;
 mod error;
@@ -56,4 +57,7 @@ pub use regroup::{
     Touched, apply_regrouping, job_matched, lock_match_update, staged_results, touched,
 };
 pub use search::{Page, RecordFilter};
-pub use users::{Role, User, upsert_user};
+pub use users::{
+    AdminTarget, Bootstrap, Role, SetRole, User, bootstrap_admin, list_users, set_user_role,
+    upsert_user, user_for_login,
+};

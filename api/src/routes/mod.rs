@@ -13,6 +13,7 @@ mod persons;
 mod potential_matches;
 mod query;
 mod runs;
+mod users;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -34,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .merge(persons::routes())
         .merge(potential_matches::routes())
         .merge(events::routes())
+        .merge(users::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,

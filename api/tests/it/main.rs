@@ -5,6 +5,7 @@
     reason = "a test binary: its items are not a public API"
 )]
 
+mod auth;
 mod common;
 mod events;
 mod imports;
@@ -14,3 +15,4 @@ mod potential_matches;
 mod review_fixture;
 mod runs;
 mod score;
+mod users;

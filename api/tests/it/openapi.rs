@@ -32,6 +32,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/person-records/import"),
     ("get", "/api/v1/jobs/{id}"),
     ("get", "/api/v1/data-sources"),
+    ("get", "/api/v1/users"),
+    ("post", "/api/v1/users/{id}"),
 ];
 
 async fn fetch(app: &Router, method: &str, uri: &str) -> (StatusCode, HeaderMap, Bytes) {

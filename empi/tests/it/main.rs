@@ -10,3 +10,4 @@ mod configs;
 mod hash;
 mod pagination;
 mod schema;
+mod users;
