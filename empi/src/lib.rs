@@ -10,7 +10,10 @@
 //! * Public ids (`p_<uuid>`, `pr_N`, `pm_N`, `cfg_N`, `job_N`, `u_N`, `prre_N`): [`PersonId`],
 //!   [`PersonRecordId`], ... with their parsing rules ([`IdError`]).
 //! * Store functions: configs ([`insert_config`], [`list_configs`], [`get_config`]) and
-//!   [`data_sources`], users ([`upsert_user`]).
+//!   [`data_sources`], users ([`upsert_user`], [`user_for_login`], [`list_users`], [`set_user_role`],
+//!   [`bootstrap_admin`]); the review reads: persons ([`list_persons`], [`get_person`]), potential
+//!   matches ([`list_potential_matches`], [`get_potential_match`]) and the audit trail
+//!   ([`list_events`], [`person_history`]).
 //! * Manual identity edits, each one audited transaction: [`match_person_records`] (a potential
 //!   match), [`split_person`] and [`merge_persons`] (outside potential matches), failing with
 //!   [`EditError`].
@@ -19,6 +22,7 @@
 mod configs;
 mod edits;
 mod error;
+mod events;
 mod exports;
 mod hash;
 mod ids;
@@ -27,13 +31,20 @@ mod jobs;
 pub mod locks;
 mod matches;
 mod person_edits;
+mod persons;
+mod potential_matches;
 mod records;
 mod regroup;
+mod search;
 mod users;
 
 pub use configs::{Config, NewConfig, count_configs, get_config, insert_config, list_configs};
 pub use edits::{CONCURRENT_RUN_MESSAGE, Comment, EditError, EditResult};
 pub use error::{Error, Result};
+pub use events::{
+    EVENT_TYPES, EventFilter, EventSummary, HistoryEntry, MatchEvent, Performer, PersonAction,
+    list_events, person_history,
+};
 pub use exports::{
     ExportJob, ExportKind, ExportRow, count_potential_match_pairs, export_rows, finish_export_job,
     get_export_job, insert_export_job,
@@ -55,9 +66,18 @@ pub use person_edits::{
     EditedPerson, Merge, MergeOutcome, Split, SplitOutcome, VersionedPerson, merge_persons,
     split_person,
 };
+pub use persons::{Person, PersonRecord, PersonSummary, get_person, list_persons};
+pub use potential_matches::{
+    GroupPerson, PotentialMatch, PotentialMatchSummary, PredictionResult, get_potential_match,
+    list_potential_matches,
+};
 pub use records::data_sources;
 pub use regroup::{
     CrosswalkPerson as RegroupPerson, CurrentResult, Pair, RecordMove, RegroupOutcome, Regrouping,
     Touched, apply_regrouping, job_matched, lock_match_update, staged_results, touched,
 };
-pub use users::{Role, User, upsert_user};
+pub use search::{Page, RecordFilter};
+pub use users::{
+    AdminTarget, Bootstrap, Role, SetRole, User, bootstrap_admin, list_users, set_user_role,
+    upsert_user, user_for_login,
+};

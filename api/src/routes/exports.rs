@@ -276,9 +276,10 @@ async fn stream(pool: PgPool, kind: ExportKind, filename: String) -> ApiResult<R
     responses(
         (status = 200, description = "The CSV", content_type = "text/csv", body = String),
         (status = 202, description = "Export run started", body = ExportStarted),
-        (status = 400, description = "Invalid URI or config id"),
+        (status = 400, description = "Invalid URI or config id", body = super::openapi::ErrorBody),
     ),
-    tag = "exports"
+    tag = "exports",
+    security(("bearer" = []))
 )]
 pub(crate) async fn person_records(
     State(state): State<AppState>,
@@ -334,9 +335,10 @@ fn thousands(n: i64) -> String {
     responses(
         (status = 200, description = "The CSV, or the estimate", content_type = "text/csv", body = String),
         (status = 202, description = "Export run started", body = ExportStarted),
-        (status = 400, description = "Invalid URI or config id"),
+        (status = 400, description = "Invalid URI or config id", body = super::openapi::ErrorBody),
     ),
-    tag = "exports"
+    tag = "exports",
+    security(("bearer" = []))
 )]
 pub(crate) async fn potential_matches(
     State(state): State<AppState>,

@@ -251,10 +251,11 @@ fn parse_match(body: &Value) -> ApiResult<ManualMatch> {
     request_body = MatchRequest,
     responses(
         (status = 200, description = "Matched; the potential match is closed", body = Object),
-        (status = 400, description = "Malformed body or ids, or a rule of the reference refused the updates"),
-        (status = 409, description = "Stale version, already matched or replaced, or an import run is updating matches"),
+        (status = 400, description = "Malformed body or ids, or a rule of the reference refused the updates", body = super::openapi::ErrorBody),
+        (status = 409, description = "Stale version, already matched or replaced, or an import run is updating matches", body = super::openapi::ErrorBody),
     ),
-    tag = "matches"
+    tag = "matches",
+    security(("bearer" = []))
 )]
 pub(crate) async fn create_match(
     State(state): State<AppState>,
@@ -324,11 +325,12 @@ fn parse_split(person_id: PersonId, body: &Value) -> ApiResult<Split> {
     request_body = SplitRequest,
     responses(
         (status = 200, description = "Split", body = SplitResponse),
-        (status = 400, description = "Malformed body or ids, or records not of this person"),
-        (status = 404, description = "No such person, or it is deleted"),
-        (status = 409, description = "Stale version, or an import run is updating matches"),
+        (status = 400, description = "Malformed body or ids, or records not of this person", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such person, or it is deleted", body = super::openapi::ErrorBody),
+        (status = 409, description = "Stale version, or an import run is updating matches", body = super::openapi::ErrorBody),
     ),
-    tag = "matches"
+    tag = "matches",
+    security(("bearer" = []))
 )]
 pub(crate) async fn split(
     State(state): State<AppState>,
@@ -401,10 +403,11 @@ fn parse_merge(body: &Value) -> ApiResult<Merge> {
     request_body = MergeRequest,
     responses(
         (status = 200, description = "Merged", body = MergeResponse),
-        (status = 400, description = "Malformed body or ids, or an unknown person"),
-        (status = 409, description = "Stale version, a deleted person, or an import run is updating matches"),
+        (status = 400, description = "Malformed body or ids, or an unknown person", body = super::openapi::ErrorBody),
+        (status = 409, description = "Stale version, a deleted person, or an import run is updating matches", body = super::openapi::ErrorBody),
     ),
-    tag = "matches"
+    tag = "matches",
+    security(("bearer" = []))
 )]
 pub(crate) async fn merge(
     State(state): State<AppState>,

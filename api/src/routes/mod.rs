@@ -3,12 +3,19 @@
 
 mod body;
 mod configs;
+mod events;
+mod explain;
 mod exports;
+mod format;
 mod health;
 mod imports;
 mod matches;
+mod openapi;
+mod persons;
+mod potential_matches;
 mod query;
 mod runs;
+mod users;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -29,6 +36,10 @@ pub fn app(state: AppState) -> Router {
         .merge(exports::routes())
         .merge(configs::routes())
         .merge(imports::routes())
+        .merge(persons::routes())
+        .merge(potential_matches::routes())
+        .merge(events::routes())
+        .merge(users::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,
@@ -36,6 +47,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new().merge(health::routes()).merge(protected);
     Router::new()
         .nest("/api/v1", api)
+        .merge(openapi::routes())
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(log_server_errors))
         .layer(middleware::from_fn(no_store))

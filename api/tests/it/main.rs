@@ -5,10 +5,17 @@
     reason = "a test binary: its items are not a public API"
 )]
 
+mod auth;
 mod common;
+mod events;
 mod exports;
 mod imports;
 mod matches;
+mod openapi;
 mod person_edits;
+mod persons;
+mod potential_matches;
+mod review_fixture;
 mod runs;
 mod score;
+mod users;
