@@ -134,11 +134,19 @@ async fn write_step(
         ExportKind::PersonRecords => None,
     };
     ctx.progress().start("rows", total);
-    let local = std::env::temp_dir().join(format!("idem-export-{}.csv", ctx.run_id()));
+    // Per attempt: an attempt that lost its lease may still be writing its own file.
+    let local = std::env::temp_dir().join(format!(
+        "idem-export-{}-{}.csv",
+        ctx.run_id(),
+        ctx.attempt()
+    ));
     let mut file = tokio::fs::File::create(&local)
         .await
         .map_err(Error::io(format!("creating {}", local.display())))?;
-    let written = write_csv(&pool, job.kind, Some(ctx.progress()), &mut file).await;
+    let written = tokio::select! {
+        written = write_csv(&pool, job.kind, Some(ctx.progress()), &mut file) => written,
+        () = ctx.cancelled() => Err(Error::State("the run was cancelled".into())),
+    };
     let outcome = async {
         let rows = written?;
         file.flush()

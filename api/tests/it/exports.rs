@@ -204,6 +204,12 @@ async fn export_runs_write_files_that_read_back_equal(pool: PgPool) {
                 1
             )
         );
+        let read = send(&app, "GET", &format!("/api/v1/jobs/job_{job}")).await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.json);
+        assert_eq!(
+            (&read.json["job"]["job_type"], &read.json["job"]["status"]),
+            (&json!(format!("export-{kind}")), &json!("succeeded"))
+        );
     }
     // No partial file is left next to the exports.
     let mut names: Vec<String> = std::fs::read_dir(&dir)
