@@ -553,3 +553,51 @@ async fn edits_are_refused_at_once_while_a_run_holds_the_match_lock(pool: PgPool
         (StatusCode::OK, json!({}))
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn linked_records_belong_to_the_match_and_move_with_their_persons(pool: PgPool) {
+    let (_engine, app) = with_potential_matches(&pool).await;
+    // pr_9: a second record of p2 that no result references.
+    sqlx::query(
+        "INSERT INTO person_records (created, job_id, person_id, person_updated, sha256, data_source, \
+         source_person_id) VALUES (now(), 1, 2, now(), record_content_hash('ds9', 'a9', NULL, NULL, NULL, \
+         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), 'ds9', 'a9')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE persons SET record_count = 2 WHERE id = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let partial = pm1(json!([
+        {"id": p(1), "version": 1, "new_person_record_ids": ["pr_1", "pr_2"]},
+        {"id": p(2), "version": 1, "new_person_record_ids": []},
+    ]));
+    assert_eq!(
+        post(&app, partial).await,
+        invalid("PersonRecord IDs that are removed from a Person, must be added to another Person")
+    );
+    let whole = pm1(json!([
+        {"id": p(1), "version": 1, "new_person_record_ids": ["pr_1", "pr_2", "pr_9"]},
+        {"id": p(2), "version": 1, "new_person_record_ids": []},
+    ]));
+    assert_eq!(post(&app, whole).await, (StatusCode::OK, json!({})));
+    assert_eq!(
+        persons(&pool).await[..2],
+        [(1, 2, 3, false), (2, 2, 0, true)]
+    );
+    assert_eq!(
+        actions(&pool, "manual-match").await,
+        vec![
+            review(1, 1),
+            review(3, 3),
+            review(4, 4),
+            remove(2, 2),
+            remove(2, 9),
+            add(1, 2),
+            add(1, 9)
+        ]
+    );
+    assert_invariants(&pool).await;
+}
