@@ -297,6 +297,11 @@ impl Checker {
         ids.into_iter().collect()
     }
 
+    /// 400 "Validation failed" with the details recorded so far (for a body that cannot go on).
+    pub(crate) fn into_error(self) -> ApiError {
+        ApiError::Validation(self.details)
+    }
+
     /// Ok when nothing failed, else 400 "Validation failed" with the details.
     pub(crate) fn finish(self) -> Result<(), ApiError> {
         if self.details.is_empty() {

@@ -289,7 +289,7 @@ pub(crate) async fn person_records(
     let body = parse(&headers, &body)?;
     let mut c = Checker::default();
     let Some(map) = c.object(&body, "", &["s3_uri", "uri", "config_id"]) else {
-        return Err(c.finish().expect_err("an error was recorded"));
+        return Err(c.into_error());
     };
     let (sink, config) = sink(&mut c, map, "Invalid S3 URI", false);
     c.finish()?;
@@ -348,7 +348,7 @@ pub(crate) async fn potential_matches(
     let body = parse(&headers, &body)?;
     let mut c = Checker::default();
     let Some(map) = c.object(&body, "", &["s3_uri", "uri", "estimate", "config_id"]) else {
-        return Err(c.finish().expect_err("an error was recorded"));
+        return Err(c.into_error());
     };
     let (sink, config) = sink(&mut c, map, "S3 URI must start with 's3://'", true);
     let estimate = c

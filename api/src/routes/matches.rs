@@ -187,7 +187,7 @@ fn parse_match(body: &Value) -> ApiResult<ManualMatch> {
         "comments",
     ];
     let Some(map) = c.object(body, "", &allowed) else {
-        return Err(c.finish().expect_err("an error was recorded"));
+        return Err(c.into_error());
     };
     let group = c
         .required(map, "", "potential_match_id")
@@ -225,15 +225,17 @@ fn parse_match(body: &Value) -> ApiResult<ManualMatch> {
         }
     }
     let comments = comments(&mut c, map);
-    c.finish()?;
     match (group, version) {
-        (Some(potential_match_id), Some(potential_match_version)) => Ok(ManualMatch {
-            potential_match_id,
-            potential_match_version,
-            person_updates: updates,
-            comments,
-        }),
-        _ => unreachable!("the checker reported the missing fields"),
+        (Some(potential_match_id), Some(potential_match_version)) => {
+            c.finish()?;
+            Ok(ManualMatch {
+                potential_match_id,
+                potential_match_version,
+                person_updates: updates,
+                comments,
+            })
+        }
+        _ => Err(c.into_error()),
     }
 }
 
@@ -279,7 +281,7 @@ fn edited(person: &EditedPerson) -> Value {
 fn parse_split(person_id: PersonId, body: &Value) -> ApiResult<Split> {
     let mut c = Checker::default();
     let Some(map) = c.object(body, "", &["version", "new_persons", "comments"]) else {
-        return Err(c.finish().expect_err("an error was recorded"));
+        return Err(c.into_error());
     };
     let version = c
         .required(map, "", "version")
@@ -303,10 +305,13 @@ fn parse_split(person_id: PersonId, body: &Value) -> ApiResult<Split> {
         }
     }
     let comments = comments(&mut c, map);
+    let Some(version) = version else {
+        return Err(c.into_error());
+    };
     c.finish()?;
     Ok(Split {
         person_id,
-        version: version.expect("the checker reported a missing version"),
+        version,
         new_persons,
         comments,
     })
@@ -368,7 +373,7 @@ fn versioned(c: &mut Checker, value: &Value, path: &str) -> Option<VersionedPers
 fn parse_merge(body: &Value) -> ApiResult<Merge> {
     let mut c = Checker::default();
     let Some(map) = c.object(body, "", &["person", "merged_persons", "comments"]) else {
-        return Err(c.finish().expect_err("an error was recorded"));
+        return Err(c.into_error());
     };
     let target = c
         .required(map, "", "person")
@@ -383,9 +388,12 @@ fn parse_merge(body: &Value) -> ApiResult<Merge> {
         }
     }
     let comments = comments(&mut c, map);
+    let Some(target) = target else {
+        return Err(c.into_error());
+    };
     c.finish()?;
     Ok(Merge {
-        target: target.expect("the checker reported a missing person"),
+        target,
         sources,
         comments,
     })
