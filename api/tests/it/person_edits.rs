@@ -3,10 +3,10 @@
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::common::{p, send_json, with_potential_matches};
-use crate::matches::{actions, assert_invariants, owners, persons};
+use crate::matches::{actions, assert_invariants, owners, persons, wait_for_lock_waiters};
 
 type Action = (String, i64, i64, Option<i64>, Option<i64>);
 
@@ -219,5 +219,50 @@ async fn merge_then_split_keep_every_record_in_one_person(pool: PgPool) {
         (1, 3, 1, false),
         "refusals change nothing"
     );
+    assert_invariants(&pool).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn concurrent_merges_into_one_person_one_wins_the_other_conflicts(pool: PgPool) {
+    let (_engine, app) = with_potential_matches(&pool).await;
+    let mut blocker = PgConnection::connect_with(&pool.connect_options())
+        .await
+        .unwrap();
+    let mut tx = blocker.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM persons WHERE id = 1 FOR UPDATE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let merge = |source: u8| {
+        let app = app.clone();
+        let body = json!({"person": {"id": p(1), "version": 1},
+            "merged_persons": [{"id": p(source), "version": 1}]});
+        tokio::spawn(async move {
+            let r = send_json(&app, "POST", "/api/v1/persons/merge", &body).await;
+            (r.status, r.json)
+        })
+    };
+    let (first, second) = (merge(2), merge(3));
+    wait_for_lock_waiters(&pool, 2).await;
+    tx.rollback().await.unwrap();
+    let mut outcomes = [first.await.unwrap(), second.await.unwrap()];
+    outcomes.sort_by_key(|o| o.0);
+    assert_eq!(outcomes[0].0, StatusCode::OK, "{}", outcomes[0].1);
+    assert_eq!(
+        outcomes[1],
+        (
+            StatusCode::CONFLICT,
+            json!({"error": {"code": "conflict",
+                "message": format!("Person {} version is outdated", p(1))}})
+        )
+    );
+    // p1 has its record and the winner's; the loser's source is untouched.
+    let p1 = &persons(&pool).await[0];
+    assert_eq!((p1.1, p1.2), (2, 2));
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM match_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 1);
     assert_invariants(&pool).await;
 }
