@@ -69,7 +69,7 @@ pub struct Comment {
 
 /// Takes the match-update lock shared without waiting; a run holding (or waiting for) it exclusively
 /// makes the edit fail at once.
-pub(crate) async fn lock_match_update(tx: &mut PgConnection) -> EditResult<()> {
+pub(crate) async fn try_lock_match_update_shared(tx: &mut PgConnection) -> EditResult<()> {
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock_shared($1)")
         .bind(MATCH_UPDATE)
         .fetch_one(&mut *tx)

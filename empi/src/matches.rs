@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::edits::{
     Changes, Comment, EditError, EditResult, Move, apply, check_comments, insert_event,
-    insert_person, lock_match_update, update_person,
+    insert_person, try_lock_match_update_shared, update_person,
 };
 use crate::ids::{PersonId, PersonRecordId, PotentialMatchId, UserId};
 
@@ -139,7 +139,7 @@ pub async fn match_person_records(
 ) -> EditResult<MatchOutcome> {
     validate_updates(&request.person_updates)?;
     let mut tx = pool.begin().await?;
-    lock_match_update(&mut tx).await?;
+    try_lock_match_update_shared(&mut tx).await?;
     let outcome = match_locked(&mut tx, user, request).await?;
     tx.commit().await?;
     Ok(outcome)

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::edits::{
     Changes, Comment, EditError, EditResult, Move, apply, check_comments, insert_event,
-    insert_person, lock_match_update, update_person,
+    insert_person, try_lock_match_update_shared, update_person,
 };
 use crate::ids::{PersonId, PersonRecordId, UserId};
 
@@ -142,7 +142,7 @@ pub async fn split_person(
     }
 
     let mut tx = pool.begin().await?;
-    lock_match_update(&mut tx).await?;
+    try_lock_match_update_shared(&mut tx).await?;
     let locked = lock_persons(&mut tx, &[request.person_id.0]).await?;
     let person = match locked.first() {
         Some(p) if p.deleted.is_none() => p,
@@ -239,7 +239,7 @@ pub async fn merge_persons(
     }
 
     let mut tx = pool.begin().await?;
-    lock_match_update(&mut tx).await?;
+    try_lock_match_update_shared(&mut tx).await?;
     let uuids: Vec<Uuid> = all.iter().map(|p| p.id.0).collect();
     let locked = lock_persons(&mut tx, &uuids).await?;
     let mut rows = Vec::with_capacity(all.len());
