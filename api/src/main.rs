@@ -1,10 +1,13 @@
 //! The `idem` binary.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::Parser;
 use idem_api::AppState;
 use idem_api::config::{Cli, Command, CommonArgs, EngineArgs, ScoreArgs, ServeArgs};
 use idem_engine::{Engine, Workflow};
+use idem_plugin_host::Plugins;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -21,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Migrate) => migrate(&cli.common).await,
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Worker(args)) => worker(&cli.common, args).await,
-        Some(Command::Score(args)) => score(args),
+        Some(Command::Score(args)) => score(&cli.common, args),
         None => {
             // `idem` alone: the API and workers in one process, settings from the environment.
             let args = DefaultServe::parse_from(["idem"]).serve;
@@ -42,8 +45,17 @@ async fn main() -> anyhow::Result<()> {
     outcome
 }
 
-/// The workflows this binary runs. The EMPI workflows (import, match, export) register here.
-fn workflows() -> Vec<Workflow> {
+/// Loads the comparator plugins once, at start: a plugin that cannot be used stops the process.
+fn plugins(common: &CommonArgs) -> anyhow::Result<Arc<Plugins>> {
+    let plugins = common
+        .load_plugins()
+        .context("loading comparator plugins")?;
+    Ok(Arc::new(plugins))
+}
+
+/// The workflows this binary runs. The EMPI workflows (import, match, export) register here;
+/// they score with `plugins.registry()` and record `plugins.manifest()`.
+fn workflows(_plugins: &Arc<Plugins>) -> Vec<Workflow> {
     Vec::new()
 }
 
@@ -57,16 +69,21 @@ async fn migrate(common: &CommonArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn engine(common: &CommonArgs, args: &EngineArgs) -> anyhow::Result<Engine> {
+async fn engine(
+    common: &CommonArgs,
+    args: &EngineArgs,
+    plugins: &Arc<Plugins>,
+) -> anyhow::Result<Engine> {
     let connections = (args.workers as u32 * 3 + 4).max(8);
     let pool = idem_migrations::connect(&common.database_url, connections)
         .await
         .with_context(|| "connecting to the database (run `idem migrate` first)")?;
-    Ok(Engine::new(pool, args.engine_config(), workflows()))
+    Ok(Engine::new(pool, args.engine_config(), workflows(plugins)))
 }
 
 async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
-    let engine = engine(common, &args.engine).await?;
+    let plugins = plugins(common)?;
+    let engine = engine(common, &args.engine, &plugins).await?;
     let shutdown = shutdown_signal();
     let workers = args.with_worker.then(|| {
         let engine = engine.clone();
@@ -84,7 +101,8 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     let app = idem_api::app(AppState {
         engine,
         auth,
-        functions: std::sync::Arc::new(idem_matching::FunctionRegistry::with_builtins()),
+        functions: plugins.registry(),
+        plugins,
     });
     let stop = shutdown.clone();
     axum::serve(listener, app)
@@ -97,18 +115,21 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn worker(common: &CommonArgs, args: EngineArgs) -> anyhow::Result<()> {
-    let engine = engine(common, &args).await?;
+    let plugins = plugins(common)?;
+    let engine = engine(common, &args, &plugins).await?;
     engine.run_workers(shutdown_signal()).await?;
     Ok(())
 }
 
-fn score(args: ScoreArgs) -> anyhow::Result<()> {
+fn score(common: &CommonArgs, args: ScoreArgs) -> anyhow::Result<()> {
+    let plugins = plugins(common)?;
     let options = idem_matching::ScoreCsvOptions {
         csv: args.csv,
         settings: args.settings,
         out: args.out,
         threshold: args.threshold,
         explain: args.explain,
+        functions: plugins.registry(),
     };
     let summary = idem_matching::score_csv(&options)?;
     tracing::info!(?summary, out = %options.out.display(), "Scored.");

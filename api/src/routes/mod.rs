@@ -2,6 +2,7 @@
 //! no-store` on every response, one log line per 5xx, and a span per request named after its matched route.
 
 mod health;
+mod plugins;
 mod query;
 mod runs;
 
@@ -18,13 +19,13 @@ use crate::error::{ApiError, InternalErrorText};
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     // Everything but the health check needs an authenticated user.
-    let protected =
-        Router::new()
-            .merge(runs::routes())
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                crate::auth::authenticate,
-            ));
+    let protected = Router::new()
+        .merge(runs::routes())
+        .merge(plugins::routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ));
     let api = Router::new().merge(health::routes()).merge(protected);
     Router::new()
         .nest("/api/v1", api)

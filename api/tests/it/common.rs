@@ -1,5 +1,6 @@
 //! Request helpers: `app(state).oneshot(req)` and JSON bodies.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -8,6 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use idem_api::AppState;
 use idem_engine::{Engine, EngineConfig, StepContext, StepError, Workflow};
+use idem_plugin_host::Plugins;
 use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -23,6 +25,11 @@ pub fn workflows() -> Vec<Workflow> {
 }
 
 pub async fn engine(pool: &PgPool) -> Engine {
+    engine_with(pool, workflows()).await
+}
+
+/// A migrated database and an engine running `workflows`.
+pub async fn engine_with(pool: &PgPool, workflows: Vec<Workflow>) -> Engine {
     idem_migrations::migrate(pool)
         .await
         .expect("migrations apply");
@@ -31,17 +38,23 @@ pub async fn engine(pool: &PgPool) -> Engine {
         poll_interval: Duration::from_millis(100),
         ..EngineConfig::default()
     };
-    Engine::new(pool.clone(), config, workflows())
+    Engine::new(pool.clone(), config, workflows)
 }
 
 pub async fn app(engine: &Engine) -> Router {
+    app_with_plugins(engine, Plugins::builtins_only()).await
+}
+
+/// The app with these plugins' functions available to settings.
+pub async fn app_with_plugins(engine: &Engine, plugins: Plugins) -> Router {
     let auth = idem_api::auth::Auth::disabled(engine.pool())
         .await
         .expect("local user");
     idem_api::app(AppState {
         engine: engine.clone(),
         auth,
-        functions: std::sync::Arc::new(idem_matching::FunctionRegistry::with_builtins()),
+        functions: plugins.registry(),
+        plugins: Arc::new(plugins),
     })
 }
 
@@ -71,4 +84,20 @@ pub async fn send(app: &Router, method: &str, uri: &str) -> Response {
         "{method} {uri}"
     );
     Response { status, json }
+}
+
+/// Reads run `id` until it has `status` (20 s deadline).
+pub async fn poll_run(app: &Router, id: &str, status: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let run = send(app, "GET", &format!("/api/v1/runs/{id}")).await.json["run"].clone();
+        if run["status"] == status {
+            return run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run never became {status}: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -6,5 +6,6 @@
 )]
 
 mod common;
+mod plugins;
 mod runs;
 mod score;

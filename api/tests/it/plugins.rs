@@ -1,0 +1,227 @@
+//! Comparator plugins through the API and the binary: listing, a workflow step whose plugin
+//! panics (permanent failure, the worker keeps serving), and `idem score --plugin`.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use idem_engine::{StartOptions, StepContext, StepError, Workflow};
+use idem_matching::{FunctionRegistry, Model, PredictOptions, RecordSetBuilder, Schema};
+use idem_plugin_host::Plugins;
+use idem_plugin_host::testing::example;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{app_with_plugins, engine_with, poll_run, send};
+
+const NICKNAME: &str = "idem-plugin-nickname";
+const DMETAPHONE: &str = "idem-plugin-dmetaphone";
+const FAULTY: &str = "idem-plugin-faulty";
+
+/// Settings over `first_name` whose middle level calls `condition`.
+fn settings(condition: &str) -> Value {
+    json!({
+        "link_type": "dedupe_only",
+        "probability_two_random_records_match": 0.01,
+        "blocking_rules_to_generate_predictions": [{"blocking_rule": "l.last_name = r.last_name"}],
+        "comparisons": [{"output_column_name": "first_name", "comparison_levels": [
+            {"sql_condition": "\"first_name_l\" IS NULL OR \"first_name_r\" IS NULL",
+             "label_for_charts": "null", "is_null_level": true},
+            {"sql_condition": "\"first_name_l\" = \"first_name_r\"", "label_for_charts": "exact",
+             "m_probability": 0.6, "u_probability": 0.01},
+            {"sql_condition": condition, "label_for_charts": "plugin",
+             "m_probability": 0.3, "u_probability": 0.02},
+            {"sql_condition": "ELSE", "label_for_charts": "else",
+             "m_probability": 0.1, "u_probability": 0.97}
+        ]}]
+    })
+}
+
+/// `score`: one step scoring `{settings, records: [[first, last], ...]}` with the registry,
+/// turning an evaluation error into a permanent failure as the EMPI workflows do.
+fn score_workflow(registry: Arc<FunctionRegistry>, manifest: Value) -> Workflow {
+    Workflow::new("score", 1).step("score", move |_ctx: StepContext, input: Value| {
+        let (registry, manifest) = (registry.clone(), manifest.clone());
+        async move {
+            let schema = Schema::new(&["first_name", "last_name"]);
+            let model = Model::from_json(&input["settings"].to_string(), &schema, &registry)
+                .map_err(StepError::permanent)?;
+            let mut builder = RecordSetBuilder::new(schema);
+            for (i, r) in input["records"].as_array().unwrap().iter().enumerate() {
+                builder
+                    .push(i as i64 + 1, &[r[0].as_str(), r[1].as_str()])
+                    .map_err(StepError::permanent)?;
+            }
+            let records = builder.build();
+            let mut pairs = Vec::new();
+            model
+                .predict(&records, &PredictOptions::default(), |chunk| {
+                    pairs.extend(
+                        chunk
+                            .iter()
+                            .map(|p| json!([p.id_l, p.id_r, p.match_weight])),
+                    );
+                    Ok(())
+                })
+                .map_err(StepError::permanent)?;
+            Ok(json!({"pairs": pairs, "plugins": manifest}))
+        }
+    })
+}
+
+#[sqlx::test(migrations = false)]
+async fn plugins_are_listed_and_a_panicking_plugin_fails_only_its_step(pool: PgPool) {
+    let plugins = Plugins::load(None, &[example(NICKNAME), example(FAULTY)]).unwrap();
+    let manifest = plugins.manifest();
+    let engine = engine_with(
+        &pool,
+        vec![score_workflow(plugins.registry(), manifest.clone())],
+    )
+    .await;
+    let app = app_with_plugins(&engine, plugins).await;
+
+    let listed = send(&app, "GET", "/api/v1/plugins").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.json, json!({ "plugins": manifest }));
+    let names: Vec<&str> = manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["nickname", "faulty"]);
+    assert_eq!(manifest[0]["functions"][0]["name"], "nickname_match");
+    assert_eq!(manifest[0]["sha256"].as_str().unwrap().len(), 64);
+
+    let shutdown = CancellationToken::new();
+    let workers = engine.clone();
+    let stop = shutdown.clone();
+    let handle = tokio::spawn(async move { workers.run_workers(stop).await });
+
+    // A record that makes the plugin panic: the step fails permanently, naming plugin and
+    // function, after one attempt.
+    let panicking = json!({
+        "settings": settings("fail_on(\"first_name_l\") = fail_on(\"first_name_r\")"),
+        "records": [["ann", "lee"], ["panic", "lee"]],
+    });
+    let run = engine
+        .start("score", &panicking, StartOptions::default())
+        .await
+        .unwrap();
+    let failed = poll_run(&app, &run.run_id.to_string(), "failed").await;
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("function fail_on")
+            && error.contains("plugin 'faulty'")
+            && error.contains("panicked: asked to panic"),
+        "{error}"
+    );
+    assert_eq!(
+        failed["steps"][0]["attempt_list"].as_array().unwrap().len(),
+        1
+    );
+    assert!(!handle.is_finished(), "the worker survives the panic");
+
+    // The same worker then serves another run using the plugins.
+    let fine = json!({
+        "settings": settings("nickname_match(\"first_name_l\", \"first_name_r\") >= 1"),
+        "records": [["Robert", "Lee"], ["Bob", "Lee"], ["Alan", "Lee"]],
+    });
+    let run = engine
+        .start("score", &fine, StartOptions::default())
+        .await
+        .unwrap();
+    let done = poll_run(&app, &run.run_id.to_string(), "succeeded").await;
+    let pairs = done["output"]["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 3);
+    let weight = |l: i64, r: i64| {
+        pairs
+            .iter()
+            .find(|p| p[0] == l && p[1] == r)
+            .unwrap_or_else(|| panic!("pair {l},{r}"))[2]
+            .as_f64()
+            .unwrap()
+    };
+    // Robert/Bob reach the plugin's level, Robert/Alan and Bob/Alan do not.
+    let prior = (0.01f64 / 0.99).log2();
+    assert!(weight(1, 2) > prior && weight(1, 3) < prior && weight(2, 3) == weight(1, 3));
+    assert_eq!(done["output"]["plugins"], manifest);
+
+    shutdown.cancel();
+    handle.await.unwrap().unwrap();
+
+    let none = app_with_plugins(&engine, Plugins::builtins_only()).await;
+    let listed = send(&none, "GET", "/api/v1/plugins").await;
+    assert_eq!(listed.json, json!({"plugins": []}));
+}
+
+#[test]
+fn idem_score_loads_plugins_from_flags_and_environment() {
+    let dir = std::env::temp_dir().join(format!("idem-score-plugins-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plugin_dir = dir.join("plugins");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    let dmetaphone = example(DMETAPHONE);
+    std::fs::copy(
+        &dmetaphone,
+        plugin_dir.join(dmetaphone.file_name().unwrap()),
+    )
+    .unwrap();
+    let csv = dir.join("records.csv");
+    let header = idem_matching::PERSON_RECORD_COLUMNS.join(",");
+    let row =
+        |id: &str, first: &str, last: &str| format!("src,{id},{first},{last},,,1980-01-01,,,,,,,,");
+    std::fs::write(
+        &csv,
+        [
+            header,
+            row("a", "Robert", "Smith"),
+            row("b", "Bob", "Smyth"),
+            row("c", "Alan", "Jones"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let mut doc = settings("nickname_match(\"first_name_l\", \"first_name_r\") >= 1");
+    doc["blocking_rules_to_generate_predictions"] =
+        json!([{"blocking_rule": "dmetaphone(l.last_name) = dmetaphone(r.last_name)"}]);
+    let settings_path = dir.join("settings.json");
+    std::fs::write(&settings_path, doc.to_string()).unwrap();
+    let out = dir.join("pairs.csv");
+
+    let run = |with_plugins: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_idem"));
+        cmd.arg("score")
+            .arg(&csv)
+            .arg(&settings_path)
+            .arg("--out")
+            .arg(&out)
+            .env("RUST_LOG", "warn")
+            .env_remove("IDEM_PLUGIN_DIR");
+        if with_plugins {
+            cmd.arg("--plugin")
+                .arg(example(NICKNAME))
+                .env("IDEM_PLUGIN_DIR", &plugin_dir);
+        }
+        cmd.output().expect("idem runs")
+    };
+    let refused = run(false);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("nickname_match"), "{stderr}");
+
+    let scored = run(true);
+    assert!(
+        scored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scored.stderr)
+    );
+    let pairs = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = pairs.lines().collect();
+    // Smith/Smyth share a Double Metaphone code; Robert/Bob reach the nickname level.
+    assert_eq!(lines.len(), 2, "{pairs}");
+    assert!(lines[1].starts_with("a,b,"), "{pairs}");
+    let weight: f64 = lines[1].split(',').nth(2).unwrap().parse().unwrap();
+    assert!(weight > (0.01f64 / 0.99).log2(), "{pairs}");
+}
