@@ -227,3 +227,75 @@ unsafe extern "C" fn call(
     unsafe { out.write(value) };
     status
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Type;
+
+    fn first<'a>(args: &[Value<'a>]) -> Result<Value<'a>, String> {
+        match args[0].as_str() {
+            Some("panic") => panic!("boom"),
+            Some("error") => Err("bad input".into()),
+            Some("upper") => Ok(Value::from("UPPER".to_owned())),
+            _ => Ok(args[0].clone()),
+        }
+    }
+
+    fn functions() -> Vec<Function> {
+        vec![Function::new("first", &[Type::Text], Type::Text, first).handles_nulls()]
+    }
+
+    fn text(v: &RawValue) -> &str {
+        // SAFETY: the value came from `call`, which returns live UTF-8 text.
+        unsafe { std::str::from_utf8(std::slice::from_raw_parts(v.text.ptr, v.text.len)).unwrap() }
+    }
+
+    fn invoke_raw(function: usize, args: &[RawValue]) -> (u32, RawValue) {
+        let mut out = RawValue::NULL;
+        // SAFETY: `args` and `out` are valid for the call.
+        let status = unsafe { call(function, args.as_ptr(), args.len(), &mut out) };
+        (status, out)
+    }
+
+    #[test]
+    fn the_entry_point_converts_catches_and_reports() {
+        // SAFETY: `descriptor` returns a pointer to a static descriptor.
+        let d = unsafe { &*descriptor(7, "test", "1.2.3", functions) };
+        assert_eq!((d.abi_version, d.function_count), (7, 1));
+        let arg = |s: &str| RawValue {
+            tag: TAG_TEXT,
+            text: RawStr::new(s),
+            ..RawValue::NULL
+        };
+        let input = String::from("kept");
+        let (status, out) = invoke_raw(0, &[arg(&input)]);
+        assert_eq!((status, out.tag), (STATUS_OK, TAG_TEXT));
+        assert_eq!(
+            out.text.ptr,
+            input.as_ptr(),
+            "a borrowed argument is not copied"
+        );
+        let (status, out) = invoke_raw(0, &[arg("upper")]);
+        assert_eq!((status, text(&out)), (STATUS_OK, "UPPER"));
+        let (status, out) = invoke_raw(0, &[arg("error")]);
+        assert_eq!((status, text(&out)), (STATUS_ERROR, "bad input"));
+        let (status, out) = invoke_raw(0, &[arg("panic")]);
+        assert_eq!((status, text(&out)), (STATUS_PANIC, "boom"));
+        let (status, out) = invoke_raw(0, &[RawValue::NULL]);
+        assert_eq!((status, out.tag), (STATUS_OK, TAG_NULL));
+        let (status, out) = invoke_raw(1, &[arg("x")]);
+        assert_eq!((status, text(&out)), (STATUS_ERROR, "no function number 1"));
+        let (status, out) = invoke_raw(0, &[]);
+        assert_eq!(
+            (status, text(&out)),
+            (STATUS_ERROR, "first takes 1 arguments, got 0")
+        );
+        let bad_tag = RawValue {
+            tag: 42,
+            ..RawValue::NULL
+        };
+        let (status, out) = invoke_raw(0, &[bad_tag]);
+        assert_eq!((status, text(&out)), (STATUS_ERROR, "unknown value tag 42"));
+    }
+}
