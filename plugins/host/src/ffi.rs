@@ -185,6 +185,16 @@ fn read_descriptor(path: &Path, d: &PluginDescriptor) -> Result<RawPlugin> {
     })
 }
 
+fn tag_name(tag: u32) -> String {
+    match tag {
+        TAG_NULL => "NULL".into(),
+        TAG_TEXT => "text".into(),
+        TAG_NUMBER => "a number".into(),
+        TAG_BOOLEAN => "a boolean".into(),
+        other => format!("unknown type tag {other}"),
+    }
+}
+
 /// What a registered plugin function needs to make a call and to explain a failure.
 struct Callee {
     call: CallFn,
@@ -301,8 +311,10 @@ impl Callee {
     fn result<'a>(&self, v: &RawValue) -> Result<Value<'a>, FunctionError> {
         if v.tag != TAG_NULL && v.tag != self.return_tag {
             return Err(FunctionError::new(format!(
-                "{} returned type tag {} but declares {}",
-                self.origin, v.tag, self.return_tag
+                "{} returned {} but declares {}",
+                self.origin,
+                tag_name(v.tag),
+                tag_name(self.return_tag)
             )));
         }
         Ok(match v.tag {

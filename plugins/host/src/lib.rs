@@ -149,20 +149,17 @@ impl Plugins {
             }
             let mut functions = Vec::with_capacity(raw.functions.len());
             for f in &raw.functions {
-                let mut def = FunctionDef::new(
-                    &f.name,
-                    Arity::Exact(f.arg_types.len()),
-                    &f.arg_types,
-                    f.return_type,
-                    |_| unreachable!("replaced below"),
-                );
-                def.implementation = ffi::implementation(&raw, f, &path);
-                if !f.deterministic {
-                    def = def.non_deterministic();
-                }
-                if f.handles_nulls {
-                    def = def.handles_nulls();
-                }
+                let def = FunctionDef {
+                    name: f.name.clone(),
+                    aliases: Vec::new(),
+                    arity: Arity::Exact(f.arg_types.len()),
+                    arg_types: f.arg_types.clone(),
+                    return_type: f.return_type,
+                    deterministic: f.deterministic,
+                    null_propagating: !f.handles_nulls,
+                    implementation: ffi::implementation(&raw, f, &path),
+                    specializer: None,
+                };
                 registry
                     .register(def)
                     .map_err(|source| PluginError::Register {

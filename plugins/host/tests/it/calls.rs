@@ -82,3 +82,37 @@ fn calls_from_many_threads_keep_their_own_results() {
         err.message
     );
 }
+
+#[test]
+fn flags_and_result_types_are_honoured() {
+    let plugins = Plugins::load(None, &[example(FAULTY)]).unwrap();
+    let manifest = plugins.manifest();
+    assert_eq!(manifest[0]["functions"][1]["name"], "odd_one");
+    assert_eq!(manifest[0]["functions"][1]["deterministic"], false);
+    let registry = plugins.registry();
+    let odd = registry.get("odd_one").unwrap();
+    assert!(!odd.deterministic && !odd.null_propagating);
+    let fail_on = registry.get("fail_on").unwrap();
+    assert!(fail_on.deterministic && fail_on.null_propagating);
+
+    // NULL reaches a function that handles NULLs; numbers and booleans cross as numbers and
+    // booleans; a result of another type than declared is an error naming both.
+    let call = |v: Value<'static>| (odd.implementation)(&[v]);
+    assert_eq!(call(Value::Null).unwrap(), Value::str("was null"));
+    assert_eq!(call(Value::str("x")).unwrap(), Value::str("x"));
+    let err = call(Value::str("number")).unwrap_err();
+    assert!(
+        err.message
+            .ends_with("function odd_one returned a number but declares text"),
+        "{}",
+        err.message
+    );
+    let err = call(Value::Int(7)).unwrap_err();
+    assert!(err.message.contains("returned a number"), "{}", err.message);
+    let err = call(Value::Bool(true)).unwrap_err();
+    assert!(
+        err.message.contains("returned a boolean"),
+        "{}",
+        err.message
+    );
+}
