@@ -7,6 +7,7 @@
 //! never unloaded. Calls are panic-safe: a plugin's panic or error becomes a
 //! [`idem_matching::FunctionError`] naming the plugin and the function.
 
+pub mod conformance;
 mod error;
 mod ffi;
 #[cfg(feature = "test-support")]

@@ -140,3 +140,15 @@ fn refuses_clashes_and_files_that_are_not_plugins() {
     let err = Plugins::load(Some(&dir.join("missing")), &[]).unwrap_err();
     assert!(matches!(err, PluginError::Io { .. }), "{err:?}");
 }
+
+#[test]
+fn the_examples_pass_the_conformance_check() {
+    for package in [NICKNAME, DMETAPHONE, FAULTY] {
+        let problems = idem_plugin_host::conformance::check(&example(package));
+        assert!(problems.is_empty(), "{package}: {problems:#?}");
+    }
+    let problems =
+        idem_plugin_host::conformance::check(&example_with_features(FAULTY, &["other-abi"]));
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].starts_with("does not load: "), "{problems:?}");
+}
