@@ -37,6 +37,10 @@ pub struct CommonArgs {
     /// `service.name` of exported traces.
     #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "idem", global = true)]
     pub service_name: String,
+    /// Address S3 buckets path-style (`endpoint/bucket/key`), as MinIO, moto and most S3-compatible
+    /// servers need. The endpoint itself comes from `AWS_ENDPOINT_URL`.
+    #[arg(long, env = "IDEM_S3_FORCE_PATH_STYLE", global = true)]
+    pub s3_force_path_style: bool,
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log: String,

@@ -17,6 +17,14 @@ pub struct Detail {
 }
 
 impl Detail {
+    /// A detail about the request as a whole.
+    pub fn general(message: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            message: message.into(),
+        }
+    }
+
     /// A detail about a field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
@@ -44,6 +52,8 @@ pub enum ApiError {
     Forbidden,
     /// 404 "Resource not found".
     NotFound,
+    /// 415: the request body's content type is not accepted.
+    UnsupportedMediaType(String),
     /// 409: the resource's state does not allow the request.
     Conflict(String),
     /// 500: logged once by [`crate::routes::log_server_errors`], never shown to the client.
@@ -105,6 +115,13 @@ impl IntoResponse for ApiError {
                 vec![],
                 None,
             ),
+            Self::UnsupportedMediaType(content_type) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Unsupported media type \"{content_type}\" in request."),
+                vec![],
+                None,
+            ),
             Self::Conflict(message) => (
                 StatusCode::CONFLICT,
                 "conflict",
@@ -152,6 +169,24 @@ impl From<idem_engine::Error> for ApiError {
             } => Self::Conflict(format!("Cannot {action} run {run_id}: it is {status}")),
             other => Self::Internal(Box::new(other)),
         }
+    }
+}
+
+impl From<idem_empi::Error> for ApiError {
+    fn from(error: idem_empi::Error) -> Self {
+        match error {
+            idem_empi::Error::Id(e) => Self::Validation(vec![Detail::general(e.to_string())]),
+            idem_empi::Error::InvalidConfig(message) => {
+                Self::Validation(vec![Detail::general(message)])
+            }
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Internal(Box::new(error))
     }
 }
 

@@ -8,6 +8,8 @@ use idem_api::AppState;
 use idem_api::config::{Cli, Command, CommonArgs, EngineArgs, ScoreArgs, ServeArgs};
 use idem_engine::{Engine, Workflow};
 use idem_plugin_host::Plugins;
+use idem_workflows::Services;
+use idem_workflows::storage::{S3Settings, Storage};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -53,10 +55,16 @@ fn plugins(common: &CommonArgs) -> anyhow::Result<Arc<Plugins>> {
     Ok(Arc::new(plugins))
 }
 
-/// The workflows this binary runs. The EMPI workflows (import, match, export) register here;
-/// they score with `plugins.registry()` and record `plugins.manifest()`.
-fn workflows(_plugins: &Arc<Plugins>) -> Vec<Workflow> {
-    Vec::new()
+/// The workflows this binary runs: the EMPI workflows (import, match, export). They score with
+/// the built-in and plugin functions and record the plugins' manifest with each job.
+fn workflows(common: &CommonArgs, plugins: &Plugins) -> Vec<Workflow> {
+    idem_workflows::workflows(Services {
+        storage: Storage::new(S3Settings {
+            force_path_style: common.s3_force_path_style,
+        }),
+        functions: plugins.registry(),
+        plugins: plugins.manifest(),
+    })
 }
 
 async fn migrate(common: &CommonArgs) -> anyhow::Result<()> {
@@ -78,7 +86,11 @@ async fn engine(
     let pool = idem_migrations::connect(&common.database_url, connections)
         .await
         .with_context(|| "connecting to the database (run `idem migrate` first)")?;
-    Ok(Engine::new(pool, args.engine_config(), workflows(plugins)))
+    Ok(Engine::new(
+        pool,
+        args.engine_config(),
+        workflows(common, plugins),
+    ))
 }
 
 async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {

@@ -17,4 +17,7 @@ pub enum Error {
     /// A config that must not be stored (the database would refuse it too).
     #[error("invalid config: {0}")]
     InvalidConfig(&'static str),
+    /// A rule of the data model would break; nothing was written.
+    #[error("integrity check failed: {0}")]
+    Invariant(String),
 }

@@ -16,8 +16,11 @@ mod configs;
 mod error;
 mod hash;
 mod ids;
+mod import;
+mod jobs;
 pub mod locks;
 mod records;
+mod regroup;
 mod users;
 
 pub use configs::{Config, NewConfig, count_configs, get_config, insert_config, list_configs};
@@ -27,5 +30,14 @@ pub use ids::{
     ConfigId, IdError, IdErrorReason, IdKind, JobId, PersonId, PersonRecordId, PotentialMatchId,
     PredictionResultId, UserId, strip_known_prefix,
 };
+pub use import::{LoadOutcome, load_staged_records};
+pub use jobs::{
+    Job, JobCounts, finish_import_job, get_job, insert_import_job, job_of_run, set_job_plugins,
+    set_job_run, set_job_source,
+};
 pub use records::data_sources;
+pub use regroup::{
+    CrosswalkPerson as RegroupPerson, CurrentResult, Pair, RecordMove, RegroupOutcome, Regrouping,
+    Touched, apply_regrouping, job_matched, lock_match_update, staged_results, touched,
+};
 pub use users::{Role, User, upsert_user};

@@ -9,3 +9,7 @@
 
 /// The key of the match-update advisory lock (the reference's lock 300).
 pub const MATCH_UPDATE: i64 = 300;
+
+/// The key of the lock that serialises the load steps of import runs, so that two runs loading at once
+/// never both create a record for the same content hash.
+pub const LOAD_RECORDS: i64 = 310;

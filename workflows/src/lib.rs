@@ -1,2 +1,34 @@
-//! idem's EMPI workflows: import, match and export, each a list of steps over the engine, the EMPI
+//! idem's EMPI workflows: import (and match), each a list of durable steps over the engine, the EMPI
 //! store and the scorer.
+//!
+//! * [`import`]: fetch and validate the source, stage its rows with `COPY`, load new records and
+//!   persons, score them against every record, match (auto-matches and potential matches), finish.
+//!   Each step is idempotent and reports progress; a failed run resumes from its failed step.
+//! * [`storage`]: sources and sinks on S3, local files and uploads stored in the database.
+
+mod error;
+pub mod import;
+pub mod storage;
+
+use std::sync::Arc;
+
+use idem_engine::Workflow;
+use idem_matching::FunctionRegistry;
+
+pub use error::{Error, Result};
+
+/// What the workflows' steps need besides the database pool of their context.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Sources and sinks.
+    pub storage: storage::Storage,
+    /// The comparison functions settings may use: built-ins and loaded plugins.
+    pub functions: Arc<FunctionRegistry>,
+    /// The loaded plugins (name, version, file hash, functions), recorded on each job that scores.
+    pub plugins: serde_json::Value,
+}
+
+/// Every workflow of this crate, to register with the engine.
+pub fn workflows(services: Services) -> Vec<Workflow> {
+    vec![import::workflow(Arc::new(services))]
+}

@@ -1,7 +1,10 @@
 //! The router: every route under `/api/v1`, the reference's 404 body for unknown URLs, `Cache-Control:
 //! no-store` on every response, one log line per 5xx, and a span per request named after its matched route.
 
+mod body;
+mod configs;
 mod health;
+mod imports;
 mod plugins;
 mod query;
 mod runs;
@@ -21,6 +24,8 @@ pub fn app(state: AppState) -> Router {
     // Everything but the health check needs an authenticated user.
     let protected = Router::new()
         .merge(runs::routes())
+        .merge(configs::routes())
+        .merge(imports::routes())
         .merge(plugins::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

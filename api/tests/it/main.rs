@@ -6,6 +6,7 @@
 )]
 
 mod common;
+mod imports;
 mod plugins;
 mod runs;
 mod score;

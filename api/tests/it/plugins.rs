@@ -1,5 +1,6 @@
-//! Comparator plugins through the API and the binary: listing, a workflow step whose plugin
-//! panics (permanent failure, the worker keeps serving), and `idem score --plugin`.
+//! Comparator plugins through the API and the binary: listing, config validation against the
+//! loaded functions, an import scoring with plugin functions, a workflow step whose plugin panics
+//! (permanent failure, the worker keeps serving), and `idem score --plugin`.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -13,7 +14,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{app_with_plugins, engine_with, poll_run, send};
+use crate::common::{
+    app_with_plugins, create_config, empi_engine_with, engine_with, poll_run, send, send_json,
+    spawn_workers, start_import, wait_job,
+};
 
 const NICKNAME: &str = "idem-plugin-nickname";
 const DMETAPHONE: &str = "idem-plugin-dmetaphone";
@@ -224,4 +228,118 @@ fn idem_score_loads_plugins_from_flags_and_environment() {
     assert!(lines[1].starts_with("a,b,"), "{pairs}");
     let weight: f64 = lines[1].split(',').nth(2).unwrap().parse().unwrap();
     assert!(weight > (0.01f64 / 0.99).log2(), "{pairs}");
+}
+
+/// Settings for an import: Double Metaphone blocking on last names, a nickname level on first
+/// names strong enough that Robert/Bob with the same birth date is an auto-match.
+fn import_settings() -> Value {
+    json!({
+        "link_type": "dedupe_only",
+        "probability_two_random_records_match": 0.01,
+        "blocking_rules_to_generate_predictions": [
+            {"blocking_rule": "dmetaphone(l.last_name) = dmetaphone(r.last_name)"}
+        ],
+        "comparisons": [
+            {"output_column_name": "first_name", "comparison_levels": [
+                {"sql_condition": "first_name_l IS NULL OR first_name_r IS NULL", "is_null_level": true},
+                {"sql_condition": "first_name_l = first_name_r", "m_probability": 0.5, "u_probability": 0.001},
+                {"sql_condition": "nickname_match(first_name_l, first_name_r) >= 1",
+                 "m_probability": 0.4, "u_probability": 0.001},
+                {"sql_condition": "ELSE", "m_probability": 0.1, "u_probability": 0.998}
+            ]},
+            {"output_column_name": "birth_date", "comparison_levels": [
+                {"sql_condition": "birth_date_l IS NULL OR birth_date_r IS NULL", "is_null_level": true},
+                {"sql_condition": "birth_date_l = birth_date_r", "m_probability": 0.9, "u_probability": 0.1},
+                {"sql_condition": "ELSE", "m_probability": 0.1, "u_probability": 0.9}
+            ]}
+        ]
+    })
+}
+
+#[sqlx::test(migrations = false)]
+async fn configs_using_unknown_functions_are_rejected_naming_them(pool: PgPool) {
+    let engine = engine_with(&pool, Vec::new()).await;
+    let without = app_with_plugins(&engine, Plugins::builtins_only()).await;
+    let body = json!({"potential_match_threshold": 0.5, "auto_match_threshold": 0.9,
+                      "splink_settings": import_settings()});
+    let refused = send_json(&without, "POST", "/api/v1/config", &body).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.json);
+    let details = refused.json["error"]["details"].as_array().unwrap();
+    let mentions = |name: &str| {
+        details
+            .iter()
+            .find(|d| d["message"].as_str().unwrap().contains(name))
+            .unwrap_or_else(|| panic!("no detail names {name}: {details:?}"))["field"]
+            .clone()
+    };
+    assert_eq!(
+        mentions("dmetaphone"),
+        "splink_settings.blocking_rules_to_generate_predictions[0]"
+    );
+    assert_eq!(
+        mentions("nickname_match"),
+        "splink_settings.comparisons[0].comparison_levels[2].sql_condition"
+    );
+
+    let plugins = Plugins::load(None, &[example(NICKNAME), example(DMETAPHONE)]).unwrap();
+    let with = app_with_plugins(&engine, plugins).await;
+    let created = send_json(&with, "POST", "/api/v1/config", &body).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.json);
+    // Arity and argument types of plugin functions are checked like built-ins'.
+    let mut wrong = body.clone();
+    wrong["splink_settings"]["comparisons"][0]["comparison_levels"][2]["sql_condition"] =
+        json!("nickname_match(first_name_l) >= 1");
+    let refused = send_json(&with, "POST", "/api/v1/config", &wrong).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.json);
+    assert!(
+        refused.json.to_string().contains("nickname_match"),
+        "{}",
+        refused.json
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_import_scores_with_plugin_functions_and_records_them(pool: PgPool) {
+    let plugins = Plugins::load(None, &[example(NICKNAME), example(DMETAPHONE)]).unwrap();
+    let manifest = plugins.manifest();
+    let engine = empi_engine_with(&pool, &plugins).await;
+    let app = app_with_plugins(&engine, plugins).await;
+    let _workers = spawn_workers(&engine);
+    let config = create_config(&app, &import_settings(), 0.05, 0.8).await;
+
+    let dir = std::env::temp_dir().join(format!("idem-plugin-import-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("people.csv");
+    let row = |id: &str, first: &str, last: &str, birth: &str| {
+        format!("\"ds\",\"{id}\",\"{first}\",\"{last}\",,,\"{birth}\",,,,,,,,")
+    };
+    let lines = [
+        idem_matching::PERSON_RECORD_COLUMNS.join(","),
+        row("a1", "Robert", "Smith", "1980-01-01"),
+        row("a2", "Bob", "Smyth", "1980-01-01"),
+        row("a3", "Alan", "Smith", "1970-07-07"),
+        row("a4", "Alfred", "Jones", "1970-07-07"),
+    ];
+    std::fs::write(&csv, lines.join("\n")).unwrap();
+    let (job, _) = start_import(&app, &config, "source_uri", &csv.display().to_string()).await;
+    let done = wait_job(&app, &job, std::time::Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        done["plugins"], manifest,
+        "the job records the plugins it scored with"
+    );
+    assert_eq!(done["plugins"][0]["name"], "nickname");
+    assert_eq!(done["plugins"][1]["name"], "dmetaphone");
+
+    // Smith/Smyth are only candidates through dmetaphone, Robert/Bob only similar through
+    // nickname_match: the two records became one person. Alan Smith stays apart.
+    let persons: Vec<(String, i64)> =
+        sqlx::query_as("SELECT source_person_id, person_id FROM person_records ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(persons.len(), 4);
+    assert_eq!(persons[0].1, persons[1].1, "{persons:?}");
+    assert_ne!(persons[0].1, persons[2].1, "{persons:?}");
+    assert_ne!(persons[2].1, persons[3].1, "{persons:?}");
 }

@@ -1,0 +1,98 @@
+//! Loading an import job's staged rows as new person records, each in a new person, with the
+//! `new-ids` event and its person actions, in one transaction.
+
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::error::Result;
+use crate::ids::JobId;
+use crate::locks;
+
+/// What [`load_staged_records`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LoadOutcome {
+    /// Rows staged for the job.
+    pub rows: i64,
+    /// New records (and persons) created.
+    pub loaded: i64,
+    /// Rows skipped: an identical record exists, or an earlier row of the file is identical.
+    pub duplicates: i64,
+    /// Whether an earlier run of this step had already loaded the job (nothing was done now).
+    pub already_loaded: bool,
+}
+
+/// Loads the job's staged rows (their `sha256` set by the stage step): dedupes them against each other
+/// and against every record, creates one person per new record, the `new-ids` event and one
+/// `add-record` action per record, and stores the counts on the job. Run it in a transaction: it is
+/// all or nothing, and a second call for the same job (a retried step) changes nothing.
+///
+/// Loads are serialised by [`locks::LOAD_RECORDS`] so that two jobs never both insert a record with the
+/// same hash.
+pub async fn load_staged_records(tx: &mut PgConnection, job: JobId) -> Result<LoadOutcome> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(locks::LOAD_RECORDS)
+        .execute(&mut *tx)
+        .await?;
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM person_record_staging WHERE job_id = $1")
+            .bind(job)
+            .fetch_one(&mut *tx)
+            .await?;
+    let done: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT j.records_loaded, j.duplicates_skipped FROM jobs j \
+         WHERE j.id = $1 AND EXISTS (SELECT 1 FROM match_events e WHERE e.job_id = j.id AND e.type = 'new-ids')",
+    )
+    .bind(job)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((loaded, duplicates)) = done {
+        return Ok(LoadOutcome {
+            rows: loaded + duplicates,
+            loaded,
+            duplicates,
+            already_loaded: true,
+        });
+    }
+    let fresh = sqlx::query(include_str!("queries/import/fresh_rows.sql"))
+        .bind(job)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
+    if fresh > 0 {
+        let (event, created): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+            "INSERT INTO match_events (created, job_id, type) \
+             VALUES (statement_timestamp(), $1, 'new-ids') RETURNING id, created",
+        )
+        .bind(job)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(include_str!("queries/import/insert_records.sql"))
+            .bind(job)
+            .bind(created)
+            .bind(fresh)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO person_actions (match_event_id, person_id, person_record_id, type) \
+             SELECT $2, person_id, id, 'add-record' FROM person_records WHERE job_id = $1 ORDER BY id",
+        )
+        .bind(job)
+        .bind(event)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE jobs SET records_loaded = $2, duplicates_skipped = $3, updated = now() WHERE id = $1",
+    )
+    .bind(job)
+    .bind(fresh)
+    .bind(rows - fresh)
+    .execute(&mut *tx)
+    .await?;
+    Ok(LoadOutcome {
+        rows,
+        loaded: fresh,
+        duplicates: rows - fresh,
+        already_loaded: false,
+    })
+}

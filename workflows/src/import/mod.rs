@@ -1,0 +1,71 @@
+//! The import workflow ([`IMPORT_WORKFLOW`]): a person-records CSV becomes records, persons,
+//! auto-matches and potential matches, as six durable steps.
+//!
+//! 1. `fetch`: the source exists and its header names the 15 record columns (any order).
+//! 2. `stage`: every row is streamed into `person_record_staging` with `COPY`, with its line number and
+//!    content hash, in one transaction (a bad row fails the step with its line; nothing is staged).
+//! 3. `load`: new records and persons, the `new-ids` event (one transaction; see
+//!    `idem_empi::load_staged_records`).
+//! 4. `score`: the job's new records against every record, with the config's Splink model; pairs above
+//!    the potential-match threshold are staged for the match step (one transaction).
+//! 5. `match`: auto-matches and potential matches (one transaction, under the match-update lock).
+//! 6. `finish`: the job succeeded; its staging rows and upload are removed.
+//!
+//! Every step takes the job id (the run input) and returns it with what it did; each is idempotent:
+//! run twice (after a crash, or resumed), it leaves the state it leaves when run once.
+
+mod csv;
+mod fetch;
+mod load;
+mod matching;
+mod score;
+mod source;
+mod stage;
+
+use std::sync::Arc;
+
+use idem_empi::JobId;
+use idem_engine::Workflow;
+use serde::{Deserialize, Serialize};
+
+use crate::Services;
+
+/// The name of the import workflow.
+pub const IMPORT_WORKFLOW: &str = "import-person-records";
+
+/// The input of the import run and of each of its steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportInput {
+    /// The job being imported.
+    pub job_id: JobId,
+}
+
+/// The import workflow.
+pub fn workflow(services: Arc<Services>) -> Workflow {
+    let s = services.clone();
+    let fetch = move |ctx, input| fetch::run(s.clone(), ctx, input);
+    let s = services.clone();
+    let stage = move |ctx, input| stage::run(s.clone(), ctx, input);
+    let s = services.clone();
+    let score = move |ctx, input| score::run(s.clone(), ctx, input);
+    Workflow::new(IMPORT_WORKFLOW, 1)
+        .step("fetch", fetch)
+        .step("stage", stage)
+        .step("load", load::run)
+        .step("score", score)
+        .step("match", matching::run)
+        .step("finish", finish)
+}
+
+/// Step 6: the job succeeded; what only the run needed is removed.
+async fn finish(
+    ctx: idem_engine::StepContext,
+    input: ImportInput,
+) -> Result<ImportInput, idem_engine::StepError> {
+    let mut tx = ctx.pool().begin().await?;
+    idem_empi::finish_import_job(&mut tx, input.job_id)
+        .await
+        .map_err(crate::Error::from)?;
+    tx.commit().await?;
+    Ok(input)
+}
