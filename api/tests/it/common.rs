@@ -25,11 +25,6 @@ pub fn workflows() -> Vec<Workflow> {
 }
 
 pub async fn engine(pool: &PgPool) -> Engine {
-    engine_with(pool, workflows()).await
-}
-
-/// A migrated database and an engine running `workflows`.
-pub async fn engine_with(pool: &PgPool, workflows: Vec<Workflow>) -> Engine {
     idem_migrations::migrate(pool)
         .await
         .expect("migrations apply");
@@ -38,7 +33,7 @@ pub async fn engine_with(pool: &PgPool, workflows: Vec<Workflow>) -> Engine {
         poll_interval: Duration::from_millis(100),
         ..EngineConfig::default()
     };
-    Engine::new(pool.clone(), config, workflows)
+    Engine::new(pool.clone(), config, workflows())
 }
 
 pub async fn app(engine: &Engine) -> Router {
@@ -84,22 +79,6 @@ pub async fn send(app: &Router, method: &str, uri: &str) -> Response {
         "{method} {uri}"
     );
     Response { status, json }
-}
-
-/// Reads run `id` until it has `status` (20 s deadline).
-pub async fn poll_run(app: &Router, id: &str, status: &str) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let run = send(app, "GET", &format!("/api/v1/runs/{id}")).await.json["run"].clone();
-        if run["status"] == status {
-            return run;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "run never became {status}: {run}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Sends a JSON body.

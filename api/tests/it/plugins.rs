@@ -3,20 +3,16 @@
 //! (permanent failure, the worker keeps serving), and `idem score --plugin`.
 
 use std::process::Command;
-use std::sync::Arc;
 
 use axum::http::StatusCode;
-use idem_engine::{StartOptions, StepContext, StepError, Workflow};
-use idem_matching::{FunctionRegistry, Model, PredictOptions, RecordSetBuilder, Schema};
 use idem_plugin_host::Plugins;
 use idem_plugin_host::testing::example;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
 use crate::common::{
-    app_with_plugins, create_config, empi_engine_with, engine_with, poll_run, send, send_json,
-    spawn_workers, start_import, wait_job,
+    WorkerProcess, app_with_plugins, create_config, database_url, empi_engine, empi_engine_with,
+    send, send_json, spawn_workers, start_import, wait_job,
 };
 
 const NICKNAME: &str = "idem-plugin-nickname";
@@ -42,47 +38,33 @@ fn settings(condition: &str) -> Value {
     })
 }
 
-/// `score`: one step scoring `{settings, records: [[first, last], ...]}` with the registry,
-/// turning an evaluation error into a permanent failure as the EMPI workflows do.
-fn score_workflow(registry: Arc<FunctionRegistry>, manifest: Value) -> Workflow {
-    Workflow::new("score", 1).step("score", move |_ctx: StepContext, input: Value| {
-        let (registry, manifest) = (registry.clone(), manifest.clone());
-        async move {
-            let schema = Schema::new(&["first_name", "last_name"]);
-            let model = Model::from_json(&input["settings"].to_string(), &schema, &registry)
-                .map_err(StepError::permanent)?;
-            let mut builder = RecordSetBuilder::new(schema);
-            for (i, r) in input["records"].as_array().unwrap().iter().enumerate() {
-                builder
-                    .push(i as i64 + 1, &[r[0].as_str(), r[1].as_str()])
-                    .map_err(StepError::permanent)?;
-            }
-            let records = builder.build();
-            let mut pairs = Vec::new();
-            model
-                .predict(&records, &PredictOptions::default(), |chunk| {
-                    pairs.extend(
-                        chunk
-                            .iter()
-                            .map(|p| json!([p.id_l, p.id_r, p.match_weight])),
-                    );
-                    Ok(())
-                })
-                .map_err(StepError::permanent)?;
-            Ok(json!({"pairs": pairs, "plugins": manifest}))
-        }
-    })
+/// Writes a person-records CSV of `(source_person_id, first_name, last_name, birth_date)` rows.
+fn write_csv(name: &str, rows: &[(&str, &str, &str, &str)]) -> String {
+    let dir = std::env::temp_dir().join(format!("idem-plugins-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut lines = vec![idem_matching::PERSON_RECORD_COLUMNS.join(",")];
+    for (id, first, last, birth) in rows {
+        lines.push(format!(
+            "\"ds\",\"{id}\",\"{first}\",\"{last}\",,,\"{birth}\",,,,,,,,"
+        ));
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    path.display().to_string()
 }
 
 #[sqlx::test(migrations = false)]
-async fn plugins_are_listed_and_a_panicking_plugin_fails_only_its_step(pool: PgPool) {
-    let plugins = Plugins::load(None, &[example(NICKNAME), example(FAULTY)]).unwrap();
+async fn plugins_are_listed_and_a_panicking_plugin_fails_only_its_import(pool: PgPool) {
+    // The API and an `idem worker` process load the same plugin directory.
+    let dir = std::env::temp_dir().join(format!("idem-plugin-dir-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for package in [NICKNAME, FAULTY] {
+        let library = example(package);
+        std::fs::copy(&library, dir.join(library.file_name().unwrap())).unwrap();
+    }
+    let plugins = Plugins::load(Some(&dir), &[]).unwrap();
     let manifest = plugins.manifest();
-    let engine = engine_with(
-        &pool,
-        vec![score_workflow(plugins.registry(), manifest.clone())],
-    )
-    .await;
+    let engine = empi_engine_with(&pool, &plugins).await;
     let app = app_with_plugins(&engine, plugins).await;
 
     let listed = send(&app, "GET", "/api/v1/plugins").await;
@@ -94,66 +76,87 @@ async fn plugins_are_listed_and_a_panicking_plugin_fails_only_its_step(pool: PgP
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["nickname", "faulty"]);
-    assert_eq!(manifest[0]["functions"][0]["name"], "nickname_match");
-    assert_eq!(manifest[0]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(names, ["faulty", "nickname"], "directory order");
+    assert_eq!(manifest[1]["functions"][0]["name"], "nickname_match");
+    assert_eq!(manifest[1]["sha256"].as_str().unwrap().len(), 64);
 
-    let shutdown = CancellationToken::new();
-    let workers = engine.clone();
-    let stop = shutdown.clone();
-    let handle = tokio::spawn(async move { workers.run_workers(stop).await });
+    let mut worker = WorkerProcess::start(
+        &database_url(&pool),
+        &[("IDEM_PLUGIN_DIR", dir.display().to_string())],
+    );
+    let wait = std::time::Duration::from_secs(60);
 
-    // A record that makes the plugin panic: the step fails permanently, naming plugin and
-    // function, after one attempt.
-    let panicking = json!({
-        "settings": settings("fail_on(\"first_name_l\") = fail_on(\"first_name_r\")"),
-        "records": [["ann", "lee"], ["panic", "lee"]],
-    });
-    let run = engine
-        .start("score", &panicking, StartOptions::default())
-        .await
-        .unwrap();
-    let failed = poll_run(&app, &run.run_id.to_string(), "failed").await;
-    let error = failed["error"].as_str().unwrap();
+    // A record that makes the plugin panic: the scoring step fails permanently, naming plugin
+    // and function, after one attempt.
+    let faulty = create_config(
+        &app,
+        &settings("fail_on(\"first_name_l\") = fail_on(\"first_name_r\")"),
+        0.05,
+        0.8,
+    )
+    .await;
+    let csv = write_csv(
+        "panic.csv",
+        &[
+            ("p1", "ann", "Lee", "2000-01-01"),
+            ("p2", "panic", "Lee", "2000-01-01"),
+        ],
+    );
+    let (job, run) = start_import(&app, &faulty, "source_uri", &csv).await;
+    let failed = wait_job(&app, &job, wait).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let reason = failed["reason"].as_str().unwrap();
     assert!(
-        error.contains("function fail_on")
-            && error.contains("plugin 'faulty'")
-            && error.contains("panicked: asked to panic"),
-        "{error}"
+        reason.contains("function fail_on")
+            && reason.contains("plugin 'faulty'")
+            && reason.contains("panicked: asked to panic"),
+        "{reason}"
     );
-    assert_eq!(
-        failed["steps"][0]["attempt_list"].as_array().unwrap().len(),
-        1
+    let run = send(&app, "GET", &format!("/api/v1/runs/{run}")).await.json["run"].clone();
+    let step = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "failed")
+        .unwrap_or_else(|| panic!("a failed step: {run}"));
+    assert_eq!(step["attempt_list"].as_array().unwrap().len(), 1, "{step}");
+    assert!(
+        worker.0.try_wait().unwrap().is_none(),
+        "the worker process survives the panic"
     );
-    assert!(!handle.is_finished(), "the worker survives the panic");
 
-    // The same worker then serves another run using the plugins.
-    let fine = json!({
-        "settings": settings("nickname_match(\"first_name_l\", \"first_name_r\") >= 1"),
-        "records": [["Robert", "Lee"], ["Bob", "Lee"], ["Alan", "Lee"]],
-    });
-    let run = engine
-        .start("score", &fine, StartOptions::default())
-        .await
-        .unwrap();
-    let done = poll_run(&app, &run.run_id.to_string(), "succeeded").await;
-    let pairs = done["output"]["pairs"].as_array().unwrap();
-    assert_eq!(pairs.len(), 3);
-    let weight = |l: i64, r: i64| {
-        pairs
-            .iter()
-            .find(|p| p[0] == l && p[1] == r)
-            .unwrap_or_else(|| panic!("pair {l},{r}"))[2]
-            .as_f64()
+    // The same worker then serves another import using a plugin.
+    let nickname = create_config(
+        &app,
+        &settings("nickname_match(\"first_name_l\", \"first_name_r\") >= 1"),
+        0.05,
+        0.8,
+    )
+    .await;
+    let csv = write_csv(
+        "fine.csv",
+        &[
+            ("f1", "Robert", "Lee", "1990-01-01"),
+            ("f2", "Bob", "Lee", "1990-01-01"),
+        ],
+    );
+    let (job, _) = start_import(&app, &nickname, "source_uri", &csv).await;
+    let done = wait_job(&app, &job, wait).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["plugins"], manifest);
+    assert_eq!(done["records_loaded"], 2, "{done}");
+    assert!(worker.0.try_wait().unwrap().is_none());
+    let worker_name = |job: &Value| {
+        job["run"]["steps"][3]["attempt_list"][0]["worker"]
+            .as_str()
             .unwrap()
+            .to_owned()
     };
-    // Robert/Bob reach the plugin's level, Robert/Alan and Bob/Alan do not.
-    let prior = (0.01f64 / 0.99).log2();
-    assert!(weight(1, 2) > prior && weight(1, 3) < prior && weight(2, 3) == weight(1, 3));
-    assert_eq!(done["output"]["plugins"], manifest);
-
-    shutdown.cancel();
-    handle.await.unwrap().unwrap();
+    assert_eq!(
+        worker_name(&failed),
+        worker_name(&done),
+        "one worker process ran both"
+    );
 
     let none = app_with_plugins(&engine, Plugins::builtins_only()).await;
     let listed = send(&none, "GET", "/api/v1/plugins").await;
@@ -258,7 +261,7 @@ fn import_settings() -> Value {
 
 #[sqlx::test(migrations = false)]
 async fn configs_using_unknown_functions_are_rejected_naming_them(pool: PgPool) {
-    let engine = engine_with(&pool, Vec::new()).await;
+    let engine = empi_engine(&pool).await;
     let without = app_with_plugins(&engine, Plugins::builtins_only()).await;
     let body = json!({"potential_match_threshold": 0.5, "auto_match_threshold": 0.9,
                       "splink_settings": import_settings()});
