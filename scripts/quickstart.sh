@@ -29,7 +29,8 @@ Matched $csv with $settings:
   pairs above 0.95 (auto-match):       $auto
   pairs in (0.5, 0.95] (for review):   $review
 
-Next: start the API and workers with '$idem' (DATABASE_URL=$DATABASE_URL), then
+Next: start the API and workers with 'IDEM_AUTH=disabled $idem' (DATABASE_URL=$DATABASE_URL; a local try
+without authentication: set IDEM_OIDC_ISSUER and IDEM_OIDC_AUDIENCE instead for real use), then
   curl -s http://127.0.0.1:8080/api/v1/health-check
   curl -s http://127.0.0.1:8080/api/v1/runs
 MSG

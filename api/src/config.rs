@@ -4,9 +4,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use axum::http::HeaderName;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use idem_engine::EngineConfig;
 use idem_otel::OtelConfig;
+
+use crate::auth::OidcConfig;
 
 /// idem: an Enterprise Master Patient Index.
 #[derive(Debug, Parser)]
@@ -83,6 +86,22 @@ pub enum Command {
     Worker(EngineArgs),
     /// Score a person-records CSV with a Splink settings file, without a database.
     Score(ScoreArgs),
+    /// Make the first admin (does nothing if there already is an admin).
+    Bootstrap(BootstrapArgs),
+}
+
+/// `idem bootstrap`: exactly one of `--admin-sub` and `--admin-email`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct BootstrapArgs {
+    /// The identity provider's user id (the JWT `sub`) of the first admin; the user is created if it
+    /// has not signed in yet.
+    #[arg(long)]
+    pub admin_sub: Option<String>,
+    /// The email of the first admin. idem learns emails only from tokens, so this user must have
+    /// signed in once (and been refused with 403); otherwise use `--admin-sub`.
+    #[arg(long)]
+    pub admin_email: Option<String>,
 }
 
 /// `idem serve`.
@@ -97,6 +116,80 @@ pub struct ServeArgs {
     /// Engine settings.
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// Authentication settings.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Bearer JWTs from an OpenID Connect provider.
+    Oidc,
+    /// No authentication: every request is the local admin (local demos only).
+    Disabled,
+}
+
+/// Authentication settings.
+#[derive(Debug, Args, Clone)]
+pub struct AuthArgs {
+    /// `oidc` (bearer JWTs) or `disabled` (local demos only: every request is an admin).
+    #[arg(long = "auth", env = "IDEM_AUTH", value_enum, default_value = "oidc")]
+    pub mode: AuthMode,
+    /// The OIDC issuer: tokens' `iss` must equal it; its discovery document gives the JWKS URL.
+    #[arg(long, env = "IDEM_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The JWKS URL (default: `jwks_uri` of the issuer's discovery document).
+    #[arg(long, env = "IDEM_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// The audience tokens' `aud` must contain (the client id idem's tokens are issued for).
+    #[arg(long, env = "IDEM_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+    /// The header holding the token: `Authorization` (`Bearer <token>`) or a header with the bare
+    /// token, such as oauth2-proxy's `X-Forwarded-Access-Token`.
+    #[arg(long, env = "IDEM_AUTH_HEADER", default_value = "Authorization")]
+    pub auth_header: String,
+    /// A token with an unknown key id refetches the keys at most once per this many seconds.
+    #[arg(long, env = "IDEM_JWKS_MIN_REFRESH_SECONDS", default_value_t = 30)]
+    pub jwks_min_refresh_seconds: u64,
+}
+
+/// Why the authentication settings are unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthConfigError {
+    /// A setting OIDC needs is missing.
+    #[error(
+        "IDEM_AUTH=oidc needs {0} (set it, or IDEM_AUTH=disabled for a local demo without authentication)"
+    )]
+    Missing(&'static str),
+    /// `IDEM_AUTH_HEADER` is not a header name.
+    #[error("IDEM_AUTH_HEADER {0:?} is not a valid header name")]
+    BadHeader(String),
+}
+
+/// A setting's value, `None` when unset or blank.
+fn set(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl AuthArgs {
+    /// The OIDC settings, when the mode is `oidc`: the issuer is always needed (tokens' `iss` is
+    /// always checked), and so is the audience; the JWKS URL is optional (discovery).
+    pub fn oidc_config(&self) -> Result<Option<OidcConfig>, AuthConfigError> {
+        if self.mode == AuthMode::Disabled {
+            return Ok(None);
+        }
+        let issuer = set(&self.oidc_issuer).ok_or(AuthConfigError::Missing("IDEM_OIDC_ISSUER"))?;
+        let audience =
+            set(&self.oidc_audience).ok_or(AuthConfigError::Missing("IDEM_OIDC_AUDIENCE"))?;
+        let header = HeaderName::try_from(self.auth_header.trim())
+            .map_err(|_| AuthConfigError::BadHeader(self.auth_header.clone()))?;
+        let mut config = OidcConfig::new(issuer, audience);
+        config.jwks_url = set(&self.jwks_url).map(str::to_owned);
+        config.header = header;
+        config.min_refresh = Duration::from_secs(self.jwks_min_refresh_seconds);
+        Ok(Some(config))
+    }
 }
 
 /// Engine settings.
@@ -141,4 +234,91 @@ pub struct ScoreArgs {
     /// Also write per-comparison Bayes factors and term frequencies.
     #[arg(long)]
     pub explain: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["idem", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::parse_from(argv).command {
+            Some(Command::Serve(serve)) => serve,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn oidc_needs_issuer_and_audience_and_disabled_needs_nothing() {
+        let disabled = serve(&["--auth", "disabled"]);
+        assert!(disabled.auth.oidc_config().unwrap().is_none());
+        let missing = serve(&["--auth", "oidc", "--oidc-audience", "idem"]);
+        assert!(matches!(
+            missing.auth.oidc_config(),
+            Err(AuthConfigError::Missing("IDEM_OIDC_ISSUER"))
+        ));
+        let blank = serve(&[
+            "--auth",
+            "oidc",
+            "--oidc-issuer",
+            "https://i",
+            "--oidc-audience",
+            " ",
+        ]);
+        assert!(matches!(
+            blank.auth.oidc_config(),
+            Err(AuthConfigError::Missing("IDEM_OIDC_AUDIENCE"))
+        ));
+        let bad = serve(&[
+            "--auth",
+            "oidc",
+            "--oidc-issuer",
+            "https://i",
+            "--oidc-audience",
+            "idem",
+            "--auth-header",
+            "not a header",
+        ]);
+        assert!(matches!(
+            bad.auth.oidc_config(),
+            Err(AuthConfigError::BadHeader(_))
+        ));
+        let custom = serve(&[
+            "--auth",
+            "oidc",
+            "--oidc-issuer",
+            "https://i",
+            "--oidc-audience",
+            "idem",
+            "--auth-header",
+            "X-Forwarded-Access-Token",
+            "--jwks-url",
+            "https://i/jwks",
+        ])
+        .auth
+        .oidc_config()
+        .unwrap()
+        .unwrap();
+        assert_eq!(custom.header, "x-forwarded-access-token");
+        assert_eq!(custom.jwks_url.as_deref(), Some("https://i/jwks"));
+        assert_eq!(
+            (custom.issuer.as_str(), custom.audience.as_str()),
+            ("https://i", "idem")
+        );
+        let default = serve(&[
+            "--auth",
+            "oidc",
+            "--oidc-issuer",
+            "https://i",
+            "--oidc-audience",
+            "idem",
+        ])
+        .auth
+        .oidc_config()
+        .unwrap()
+        .unwrap();
+        assert_eq!(default.header, axum::http::header::AUTHORIZATION);
+        assert_eq!(default.min_refresh, Duration::from_secs(30));
+    }
 }

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use idem_api::AppState;
-use idem_api::config::{Cli, Command, CommonArgs, EngineArgs, ScoreArgs, ServeArgs};
+use idem_api::auth::Auth;
+use idem_api::config::{
+    AuthArgs, BootstrapArgs, Cli, Command, CommonArgs, EngineArgs, ScoreArgs, ServeArgs,
+};
 use idem_engine::{Engine, Workflow};
 use idem_plugin_host::Plugins;
 use idem_workflows::Services;
@@ -27,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Worker(args)) => worker(&cli.common, args).await,
         Some(Command::Score(args)) => score(&cli.common, args),
+        Some(Command::Bootstrap(args)) => bootstrap(&cli.common, args).await,
         None => {
             // `idem` alone: the API and workers in one process, settings from the environment.
             let args = DefaultServe::parse_from(["idem"]).serve;
@@ -94,6 +98,8 @@ async fn engine(
 }
 
 async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
+    // Checked before anything starts: a misconfigured OIDC setup must not start serving.
+    let oidc = args.auth.oidc_config()?;
     let plugins = plugins(common)?;
     let engine = engine(common, &args.engine, &plugins).await?;
     let shutdown = shutdown_signal();
@@ -105,11 +111,8 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
+    let auth = auth(&engine, &args.auth, oidc).await?;
     tracing::info!(listen = %args.listen, with_worker = args.with_worker, "Serving the API.");
-    tracing::warn!("Authentication is disabled: every request acts as the local admin user.");
-    let auth = idem_api::auth::Auth::disabled(engine.pool())
-        .await
-        .context("creating the local user")?;
     let app = idem_api::app(AppState {
         engine,
         auth,
@@ -124,6 +127,84 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
         workers.await??;
     }
     Ok(())
+}
+
+/// The authentication mode; `disabled` is logged loudly on every start.
+async fn auth(
+    engine: &Engine,
+    args: &AuthArgs,
+    oidc: Option<idem_api::auth::OidcConfig>,
+) -> anyhow::Result<Auth> {
+    let Some(config) = oidc else {
+        tracing::warn!(
+            user = idem_api::auth::LOCAL_USER_SUB,
+            "AUTHENTICATION IS DISABLED (IDEM_AUTH=disabled): every request acts as the local admin \
+             user. For local demos only; never expose this server."
+        );
+        return Auth::disabled(engine.pool())
+            .await
+            .context("creating the local user");
+    };
+    tracing::info!(
+        issuer = config.issuer,
+        jwks_url = config.jwks_url.as_deref().unwrap_or("(discovery)"),
+        audience = config.audience,
+        header = %config.header,
+        jwks_min_refresh_seconds = args.jwks_min_refresh_seconds,
+        "Authenticating requests with OIDC bearer tokens."
+    );
+    let auth = Auth::oidc(config).context("setting up OIDC authentication")?;
+    if let Auth::Oidc(oidc) = &auth {
+        // Not fatal: the identity provider may come up after idem; requests fetch the keys then.
+        match oidc.prefetch().await {
+            Ok(0) => tracing::warn!("The identity provider publishes no signing key idem can use."),
+            Ok(keys) => tracing::info!(keys, "Fetched the identity provider's keys."),
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "Could not fetch the identity provider's keys yet; requests will retry."
+            ),
+        }
+    }
+    Ok(auth)
+}
+
+/// `idem bootstrap`: the first admin.
+async fn bootstrap(common: &CommonArgs, args: BootstrapArgs) -> anyhow::Result<()> {
+    let pool = idem_migrations::connect(&common.database_url, 2)
+        .await
+        .context("connecting to the database (run `idem migrate` first)")?;
+    let target = match (&args.admin_sub, &args.admin_email) {
+        (Some(sub), _) => idem_empi::AdminTarget::Sub(sub),
+        (None, Some(email)) => idem_empi::AdminTarget::Email(email),
+        (None, None) => anyhow::bail!("give --admin-sub or --admin-email"),
+    };
+    match idem_empi::bootstrap_admin(&pool, target).await? {
+        idem_empi::Bootstrap::AlreadyBootstrapped(admins) => {
+            let admins: Vec<String> = admins.iter().map(|u| u.id.to_string()).collect();
+            tracing::info!(
+                admins = admins.join(","),
+                "Already bootstrapped: there is an admin."
+            );
+            Ok(())
+        }
+        idem_empi::Bootstrap::Promoted(user) => {
+            tracing::info!(user.id = %user.id, user.sub = user.idp_user_id, "Bootstrapped: the user is now an admin.");
+            Ok(())
+        }
+        idem_empi::Bootstrap::NoUserWithEmail => anyhow::bail!(
+            "Unable to find a user with email {}: idem learns emails from tokens, so the user must \
+             sign in once first (they get 403), or bootstrap with --admin-sub",
+            args.admin_email.unwrap_or_default()
+        ),
+        idem_empi::Bootstrap::SeveralUsersWithEmail(users) => {
+            let subs: Vec<&str> = users.iter().map(|u| u.idp_user_id.as_str()).collect();
+            anyhow::bail!(
+                "Several users have email {}: bootstrap with --admin-sub (one of {})",
+                args.admin_email.unwrap_or_default(),
+                subs.join(", ")
+            )
+        }
+    }
 }
 
 async fn worker(common: &CommonArgs, args: EngineArgs) -> anyhow::Result<()> {

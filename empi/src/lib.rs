@@ -10,21 +10,32 @@
 //! * Public ids (`p_<uuid>`, `pr_N`, `pm_N`, `cfg_N`, `job_N`, `u_N`, `prre_N`): [`PersonId`],
 //!   [`PersonRecordId`], ... with their parsing rules ([`IdError`]).
 //! * Store functions: configs ([`insert_config`], [`list_configs`], [`get_config`]) and
-//!   [`data_sources`], users ([`upsert_user`]).
+//!   [`data_sources`], users ([`upsert_user`], [`user_for_login`], [`list_users`], [`set_user_role`],
+//!   [`bootstrap_admin`]); the review reads: persons ([`list_persons`], [`get_person`]), potential
+//!   matches ([`list_potential_matches`], [`get_potential_match`]) and the audit trail
+//!   ([`list_events`], [`person_history`]).
 
 mod configs;
 mod error;
+mod events;
 mod hash;
 mod ids;
 mod import;
 mod jobs;
 pub mod locks;
+mod persons;
+mod potential_matches;
 mod records;
 mod regroup;
+mod search;
 mod users;
 
 pub use configs::{Config, NewConfig, count_configs, get_config, insert_config, list_configs};
 pub use error::{Error, Result};
+pub use events::{
+    EVENT_TYPES, EventFilter, EventSummary, HistoryEntry, MatchEvent, Performer, PersonAction,
+    list_events, person_history,
+};
 pub use hash::{CONTENT_HASH_VERSION, ContentHash, RECORD_FIELDS, content_hash};
 pub use ids::{
     ConfigId, IdError, IdErrorReason, IdKind, JobId, PersonId, PersonRecordId, PotentialMatchId,
@@ -35,9 +46,18 @@ pub use jobs::{
     Job, JobCounts, finish_import_job, get_job, insert_import_job, job_of_run, set_job_plugins,
     set_job_run, set_job_source,
 };
+pub use persons::{Person, PersonRecord, PersonSummary, get_person, list_persons};
+pub use potential_matches::{
+    GroupPerson, PotentialMatch, PotentialMatchSummary, PredictionResult, get_potential_match,
+    list_potential_matches,
+};
 pub use records::data_sources;
 pub use regroup::{
     CrosswalkPerson as RegroupPerson, CurrentResult, Pair, RecordMove, RegroupOutcome, Regrouping,
     Touched, apply_regrouping, job_matched, lock_match_update, staged_results, touched,
 };
-pub use users::{Role, User, upsert_user};
+pub use search::{Page, RecordFilter};
+pub use users::{
+    AdminTarget, Bootstrap, Role, SetRole, User, bootstrap_admin, list_users, set_user_role,
+    upsert_user, user_for_login,
+};

@@ -28,7 +28,19 @@ pub(crate) fn routes() -> Router<AppState> {
 /// `POST /config` `{potential_match_threshold, auto_match_threshold, splink_settings}` ->
 /// `{"config_id": "cfg_N"}`. Every problem is reported, settings problems with their JSON path under
 /// `splink_settings`.
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/config",
+    tag = "configs",
+    request_body(content = serde_json::Value, description = "`{\"potential_match_threshold\", \"auto_match_threshold\", \"splink_settings\"}`"),
+    responses(
+        (status = 200, description = "`{\"config_id\": \"cfg_N\"}`", body = serde_json::Value),
+        (status = 400, description = "Every problem, settings problems with their JSON path", body = super::openapi::ErrorBody),
+        (status = 415, description = "Not JSON", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     _user: CurrentUser,
     headers: HeaderMap,
@@ -103,7 +115,21 @@ async fn create(
     Ok(Json(json!({ "config_id": config.id })))
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/configs",
+    tag = "configs",
+    params(
+        ("page" = Option<u32>, Query, description = "1-based page (default 1)"),
+        ("page_size" = Option<u32>, Query, description = "Configs per page, 1 to 1000 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "`{\"configs\": [...], \"pagination\": {...}}`", body = serde_json::Value),
+        (status = 400, description = "Unknown key or bad page", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
@@ -119,7 +145,22 @@ async fn list(
     })))
 }
 
-async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/configs/{id}",
+    tag = "configs",
+    params(("id" = String, Path, description = "`cfg_N`")),
+    responses(
+        (status = 200, description = "`{\"config\": {...}}`", body = serde_json::Value),
+        (status = 400, description = "Malformed id", body = super::openapi::ErrorBody),
+        (status = 404, description = "Unknown config", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id: ConfigId = id.parse().map_err(|_| ApiError::InvalidId {
         field: "config_id",
         message: "Invalid Config ID",

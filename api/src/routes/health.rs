@@ -12,7 +12,17 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/health-check", get(health_check))
 }
 
-async fn health_check(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+/// Public: 200 `{}` when the database answers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health-check",
+    tag = "health",
+    responses(
+        (status = 200, description = "`{}`", body = serde_json::Value),
+        (status = 500, description = "The database does not answer", body = super::openapi::ErrorBody),
+    )
+)]
+pub(crate) async fn health_check(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     sqlx::query("SELECT 1")
         .execute(state.engine.pool())
         .await

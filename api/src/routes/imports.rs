@@ -49,7 +49,20 @@ fn config_id(raw: Option<&str>) -> ApiResult<ConfigId> {
 /// `POST /person-records/import`: JSON `{"config_id", "s3_uri" | "source_uri"}` or multipart
 /// `{config_id, file}` -> 202 `{"job_id", "run_id"}`. An `Idempotency-Key` header makes a repeated
 /// request return the first one's job and run.
-async fn import(
+#[utoipa::path(
+    post,
+    path = "/api/v1/person-records/import",
+    tag = "imports",
+    request_body(content = serde_json::Value, description = "JSON `{\"config_id\", \"s3_uri\" | \"source_uri\"}` or multipart `config_id` then `file`"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key: the same key returns the first request's job and run")),
+    responses(
+        (status = 202, description = "`{\"job_id\": \"job_N\", \"run_id\": \"<uuid>\"}`", body = serde_json::Value),
+        (status = 400, description = "Bad config id, source or upload", body = super::openapi::ErrorBody),
+        (status = 415, description = "Neither JSON nor multipart", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn import(
     State(state): State<AppState>,
     _user: CurrentUser,
     request: Request,
@@ -239,7 +252,22 @@ where
 }
 
 /// `GET /jobs/{id}` -> `{"job": {..., "run": {...}}}`.
-async fn read_job(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}",
+    tag = "imports",
+    params(("id" = String, Path, description = "`job_N`")),
+    responses(
+        (status = 200, description = "`{\"job\": {..., counts, \"run\": {...}}}`", body = serde_json::Value),
+        (status = 400, description = "Malformed id", body = super::openapi::ErrorBody),
+        (status = 404, description = "Unknown job", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn read_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id: JobId = id.parse().map_err(|_| ApiError::InvalidId {
         field: "job_id",
         message: "Invalid Job ID",
@@ -257,7 +285,17 @@ async fn read_job(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
 }
 
 /// `GET /data-sources` -> `{"data_sources": [{"name": ...}]}`.
-async fn data_sources(
+#[utoipa::path(
+    get,
+    path = "/api/v1/data-sources",
+    tag = "imports",
+    responses(
+        (status = 200, description = "`{\"data_sources\": [{\"name\": ...}]}`", body = serde_json::Value),
+        (status = 400, description = "A query parameter was given", body = super::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn data_sources(
     State(state): State<AppState>,
     _headers: HeaderMap,
     RawQuery(raw): RawQuery<HashMap<String, String>>,

@@ -3,11 +3,18 @@
 
 mod body;
 mod configs;
+mod events;
+mod explain;
+mod format;
 mod health;
 mod imports;
+mod openapi;
+mod persons;
 mod plugins;
+mod potential_matches;
 mod query;
 mod runs;
+mod users;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -26,6 +33,10 @@ pub fn app(state: AppState) -> Router {
         .merge(runs::routes())
         .merge(configs::routes())
         .merge(imports::routes())
+        .merge(persons::routes())
+        .merge(potential_matches::routes())
+        .merge(events::routes())
+        .merge(users::routes())
         .merge(plugins::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -34,6 +45,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new().merge(health::routes()).merge(protected);
     Router::new()
         .nest("/api/v1", api)
+        .merge(openapi::routes())
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(log_server_errors))
         .layer(middleware::from_fn(no_store))

@@ -73,7 +73,7 @@ fn parse_int(
 }
 
 /// The reference's pagination object.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub(crate) struct Pagination {
     page: u32,
     page_size: u32,

@@ -5,8 +5,15 @@
     reason = "a test binary: its items are not a public API"
 )]
 
+mod auth;
 mod common;
+mod events;
 mod imports;
+mod openapi;
+mod persons;
 mod plugins;
+mod potential_matches;
+mod review_fixture;
 mod runs;
 mod score;
+mod users;

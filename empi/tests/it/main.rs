@@ -8,4 +8,6 @@
 mod common;
 mod configs;
 mod hash;
+mod pagination;
 mod schema;
+mod users;
