@@ -12,6 +12,18 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/plugins", get(list))
 }
 
-async fn list(State(state): State<AppState>) -> Json<Value> {
+/// The loaded comparator plugins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/plugins",
+    tag = "plugins",
+    responses(
+        (status = 200, description = "`{\"plugins\": [{name, version, path, sha256, functions: \
+            [{name, arity, argument_types, return_type, deterministic}]}]}`, in load order",
+         body = serde_json::Value),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "plugins": state.plugins.manifest() }))
 }
