@@ -631,3 +631,53 @@ async fn a_second_import_rebuilds_only_the_groups_it_touches(pool: PgPool) {
     );
     assert_eq!(groups(pool.clone()).await, after);
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_demo_and_the_import_command_run_end_to_end(pool: PgPool) {
+    let url = database_url(&pool);
+    let dir = tempdir("demo");
+    let demo = std::process::Command::new(env!("CARGO_BIN_EXE_idem"))
+        .args(["demo", "--rows", "2000", "--dir"])
+        .arg(&dir)
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("idem demo runs");
+    let stdout = String::from_utf8_lossy(&demo.stdout);
+    assert!(
+        demo.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    assert!(stdout.contains("Import job_1 succeeded"), "{stdout}");
+    assert!(stdout.contains("time per step: fetch"), "{stdout}");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM person_records").await,
+        2000
+    );
+    let persons = count(&pool, "SELECT count(*) FROM persons WHERE deleted IS NULL").await;
+    assert!(persons < 2000, "duplicates were auto-matched: {persons}");
+    let pending = count(
+        &pool,
+        "SELECT count(*) FROM match_groups WHERE matched IS NULL AND deleted IS NULL",
+    )
+    .await;
+    assert!(pending > 0, "some pairs are left for review");
+
+    // `idem import --wait` with the stored config: the same file adds nothing.
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_idem"))
+        .arg("import")
+        .arg(dir.join("demo-records.csv"))
+        .args(["--config", "cfg_1", "--wait"])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("idem import runs");
+    let stdout = String::from_utf8_lossy(&import.stdout);
+    assert!(import.status.success(), "{stdout}");
+    assert!(stdout.contains("Import job_2 succeeded"), "{stdout}");
+    assert!(
+        stdout.contains("records loaded 0, duplicates skipped 2000"),
+        "{stdout}"
+    );
+}
