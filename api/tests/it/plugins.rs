@@ -38,17 +38,33 @@ fn settings(condition: &str) -> Value {
     })
 }
 
-/// Writes a person-records CSV of `(source_person_id, first_name, last_name, birth_date)` rows.
-fn write_csv(name: &str, rows: &[(&str, &str, &str, &str)]) -> String {
-    let dir = std::env::temp_dir().join(format!("idem-plugins-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("idem-{name}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes a person-records CSV of `(source_person_id, first_name, last_name, birth_date)` rows
+/// into `dir`.
+fn write_csv(dir: &TempDir, name: &str, rows: &[(&str, &str, &str, &str)]) -> String {
     let mut lines = vec![idem_matching::PERSON_RECORD_COLUMNS.join(",")];
     for (id, first, last, birth) in rows {
         lines.push(format!(
             "\"ds\",\"{id}\",\"{first}\",\"{last}\",,,\"{birth}\",,,,,,,,"
         ));
     }
-    let path = dir.join(name);
+    let path = dir.0.join(name);
     std::fs::write(&path, lines.join("\n")).unwrap();
     path.display().to_string()
 }
@@ -56,7 +72,8 @@ fn write_csv(name: &str, rows: &[(&str, &str, &str, &str)]) -> String {
 #[sqlx::test(migrations = false)]
 async fn plugins_are_listed_and_a_panicking_plugin_fails_only_its_import(pool: PgPool) {
     // The API and an `idem worker` process load the same plugin directory.
-    let dir = std::env::temp_dir().join(format!("idem-plugin-dir-{}", uuid::Uuid::new_v4()));
+    let tmp = TempDir::new("plugin-dir");
+    let dir = tmp.0.join("plugins");
     std::fs::create_dir_all(&dir).unwrap();
     for package in [NICKNAME, FAULTY] {
         let library = example(package);
@@ -96,6 +113,7 @@ async fn plugins_are_listed_and_a_panicking_plugin_fails_only_its_import(pool: P
     )
     .await;
     let csv = write_csv(
+        &tmp,
         "panic.csv",
         &[
             ("p1", "ann", "Lee", "2000-01-01"),
@@ -134,6 +152,7 @@ async fn plugins_are_listed_and_a_panicking_plugin_fails_only_its_import(pool: P
     )
     .await;
     let csv = write_csv(
+        &tmp,
         "fine.csv",
         &[
             ("f1", "Robert", "Lee", "1990-01-01"),
@@ -165,8 +184,8 @@ async fn plugins_are_listed_and_a_panicking_plugin_fails_only_its_import(pool: P
 
 #[test]
 fn idem_score_loads_plugins_from_flags_and_environment() {
-    let dir = std::env::temp_dir().join(format!("idem-score-plugins-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("score-plugins");
+    let dir = &tmp.0;
     let plugin_dir = dir.join("plugins");
     std::fs::create_dir_all(&plugin_dir).unwrap();
     let dmetaphone = example(DMETAPHONE);
@@ -310,9 +329,8 @@ async fn an_import_scores_with_plugin_functions_and_records_them(pool: PgPool) {
     let _workers = spawn_workers(&engine);
     let config = create_config(&app, &import_settings(), 0.05, 0.8).await;
 
-    let dir = std::env::temp_dir().join(format!("idem-plugin-import-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let csv = dir.join("people.csv");
+    let tmp = TempDir::new("plugin-import");
+    let csv = tmp.0.join("people.csv");
     let row = |id: &str, first: &str, last: &str, birth: &str| {
         format!("\"ds\",\"{id}\",\"{first}\",\"{last}\",,,\"{birth}\",,,,,,,,")
     };

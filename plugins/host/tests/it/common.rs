@@ -1,6 +1,6 @@
 //! Shared helpers: example libraries, scratch directories, a tiny record set and scoring.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use idem_matching::{
@@ -12,8 +12,23 @@ pub const NICKNAME: &str = "idem-plugin-nickname";
 pub const DMETAPHONE: &str = "idem-plugin-dmetaphone";
 pub const FAULTY: &str = "idem-plugin-faulty";
 
-/// A fresh empty directory under the system temp dir.
-pub fn scratch_dir(name: &str) -> PathBuf {
+/// A fresh empty directory under the system temp dir, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn scratch_dir(name: &str) -> Scratch {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "idem-plugin-host-{}-{}-{name}",
@@ -22,7 +37,7 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 pub fn schema() -> Schema {

@@ -13,7 +13,7 @@ fn loads_a_directory_and_extra_paths_and_describes_them() {
     std::fs::copy(example(NICKNAME), &nickname).unwrap();
     std::fs::write(dir.join("README.txt"), "not a library: ignored").unwrap();
     // The same library named twice (directory and --plugin) is loaded once.
-    let plugins = Plugins::load(Some(&dir), &[example(DMETAPHONE), nickname.clone()]).unwrap();
+    let plugins = Plugins::load(Some(&*dir), &[example(DMETAPHONE), nickname.clone()]).unwrap();
 
     let manifest = plugins.manifest();
     let list = manifest.as_array().unwrap();
@@ -85,7 +85,7 @@ fn refuses_clashes_and_files_that_are_not_plugins() {
     let dir = scratch_dir("clash");
     std::fs::copy(example(NICKNAME), dir.join("a.so")).unwrap();
     std::fs::copy(example(NICKNAME), dir.join("b.so")).unwrap();
-    let err = Plugins::load(Some(&dir), &[]).unwrap_err();
+    let err = Plugins::load(Some(&*dir), &[]).unwrap_err();
     assert!(matches!(err, PluginError::DuplicatePlugin { ref name, .. } if name == "nickname"));
     assert!(
         err.to_string().contains("a.so") && err.to_string().contains("b.so"),
@@ -109,7 +109,7 @@ fn refuses_clashes_and_files_that_are_not_plugins() {
     // A file that is no library at all, and a library without the plugin symbols.
     let dir = scratch_dir("garbage");
     std::fs::write(dir.join("garbage.so"), "not an ELF file").unwrap();
-    let err = Plugins::load(Some(&dir), &[]).unwrap_err();
+    let err = Plugins::load(Some(&*dir), &[]).unwrap_err();
     assert!(matches!(err, PluginError::Open { .. }), "{err:?}");
     assert!(err.to_string().contains("garbage.so"), "{err}");
 
