@@ -12,6 +12,7 @@ mod imports;
 mod matches;
 mod openapi;
 mod persons;
+mod plugins;
 mod potential_matches;
 mod query;
 mod runs;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(potential_matches::routes())
         .merge(events::routes())
         .merge(users::routes())
+        .merge(plugins::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,

@@ -14,6 +14,7 @@ mod matches;
 mod openapi;
 mod person_edits;
 mod persons;
+mod plugins;
 mod potential_matches;
 mod review_fixture;
 mod runs;
