@@ -407,7 +407,7 @@ async fn apply_moves(
     let to: Vec<i64> = plan.moves.iter().map(|m| m.to.0).collect();
     let groups: Vec<i64> = plan.moves.iter().map(|m| group_ids[m.group]).collect();
     let moved = sqlx::query(
-        "UPDATE person_records rec SET person_id = t.to_p, person_updated = $4 \
+        "UPDATE person_records rec SET person_id = t.to_p, person_updated = $4, matched_or_reviewed = $4 \
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS t(id, from_p, to_p) \
          WHERE rec.id = t.id AND rec.person_id = t.from_p",
     )
@@ -428,9 +428,13 @@ async fn apply_moves(
     let mut receivers = to.clone();
     receivers.sort_unstable();
     receivers.dedup();
-    sqlx::query("UPDATE person_records SET matched_or_reviewed = $2 WHERE person_id = ANY($1)")
-        .bind(&receivers)
-        .bind(now)
+    // The moved records were stamped above; a row is rewritten once.
+    sqlx::query(
+        "UPDATE person_records SET matched_or_reviewed = $2 \
+         WHERE person_id = ANY($1) AND matched_or_reviewed IS DISTINCT FROM $2",
+    )
+    .bind(&receivers)
+    .bind(now)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
