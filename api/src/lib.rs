@@ -1,7 +1,9 @@
 //! idem's HTTP API (axum) and the pieces of the `idem` binary: configuration and commands.
 
 pub mod auth;
+pub mod cli;
 pub mod config;
+mod demo;
 pub mod error;
 pub mod routes;
 

@@ -6,8 +6,10 @@ use anyhow::Context;
 use clap::Parser;
 use idem_api::AppState;
 use idem_api::auth::Auth;
+use idem_api::cli;
 use idem_api::config::{
-    AuthArgs, BootstrapArgs, Cli, Command, CommonArgs, EngineArgs, ScoreArgs, ServeArgs,
+    AuthArgs, BootstrapArgs, Cli, Command, CommonArgs, DemoArgs, EngineArgs, ImportArgs, ScoreArgs,
+    ServeArgs,
 };
 use idem_engine::{Engine, Workflow};
 use idem_matching::FunctionRegistry;
@@ -31,6 +33,8 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Worker(args)) => worker(&cli.common, args).await,
         Some(Command::Score(args)) => score(args),
         Some(Command::Bootstrap(args)) => bootstrap(&cli.common, args).await,
+        Some(Command::Import(args)) => import(&cli.common, args).await,
+        Some(Command::Demo(args)) => demo(&cli.common, args).await,
         None => {
             // `idem` alone: the API and workers in one process, settings from the environment.
             let args = DefaultServe::parse_from(["idem"]).serve;
@@ -65,6 +69,98 @@ fn workflows(common: &CommonArgs, functions: Arc<FunctionRegistry>) -> Vec<Workf
 /// The comparison functions settings may use.
 fn functions() -> Arc<FunctionRegistry> {
     Arc::new(FunctionRegistry::with_builtins())
+}
+
+#[allow(clippy::print_stdout, reason = "the CLI's report is its output")]
+async fn import(common: &CommonArgs, args: ImportArgs) -> anyhow::Result<()> {
+    let engine = engine(common, &args.engine).await?;
+    let config = cli::resolve_config(
+        engine.pool(),
+        &functions(),
+        &args.config,
+        args.potential,
+        args.auto,
+    )
+    .await?;
+    let (started, elapsed) = cli::timed(async {
+        let started = cli::start(&engine, config, &args.source).await?;
+        println!(
+            "Started import {} (run {}) with {config}.",
+            started.0, started.1
+        );
+        if !args.wait {
+            return Ok::<_, anyhow::Error>(started);
+        }
+        let workers = cli::LocalWorkers::start(&engine);
+        let run = cli::watch(&engine, started.1, &shutdown_signal()).await;
+        workers.stop().await;
+        run?;
+        Ok(started)
+    })
+    .await;
+    let job = started?;
+    if args.wait {
+        let run = engine
+            .get_run(job.1)
+            .await?
+            .context("the run disappeared")?;
+        for line in cli::summary(&engine, &job.0, &run, elapsed).await? {
+            println!("{line}");
+        }
+        if run.summary.status != "succeeded" {
+            anyhow::bail!("the import run {}", run.summary.status);
+        }
+    } else {
+        println!(
+            "Follow it with: GET /api/v1/jobs/{} (or idem import ... --wait).",
+            job.0
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout, reason = "the CLI's report is its output")]
+async fn demo(common: &CommonArgs, args: DemoArgs) -> anyhow::Result<()> {
+    migrate(common).await?;
+    let (csv, settings, entities) = cli::write_demo_files(&args.dir, args.rows, args.seed)?;
+    println!(
+        "Generated {} rows of {entities} people (seed {}) in {}; settings in {}.",
+        args.rows,
+        args.seed,
+        csv.display(),
+        settings.display()
+    );
+    let engine = engine(common, &args.engine).await?;
+    let config = cli::resolve_config(
+        engine.pool(),
+        &functions(),
+        &settings.display().to_string(),
+        0.5,
+        0.95,
+    )
+    .await?;
+    let workers = cli::LocalWorkers::start(&engine);
+    let (outcome, elapsed) = cli::timed(async {
+        let (job, run_id) = cli::start(&engine, config, &csv.display().to_string()).await?;
+        let run = cli::watch(&engine, run_id, &shutdown_signal()).await?;
+        Ok::<_, anyhow::Error>((job, run))
+    })
+    .await;
+    workers.stop().await;
+    let (job, run) = outcome?;
+    for line in cli::summary(&engine, &job, &run, elapsed).await? {
+        println!("{line}");
+    }
+    if run.summary.status != "succeeded" {
+        anyhow::bail!("the demo import {}", run.summary.status);
+    }
+    println!();
+    println!("Look around: IDEM_AUTH=disabled idem serve   (then, in another shell)");
+    println!("  curl -s localhost:8080/api/v1/jobs/{job}");
+    println!("  curl -s 'localhost:8080/api/v1/potential-matches?page_size=5'");
+    println!("  curl -s 'localhost:8080/api/v1/persons?last_name=smith&page_size=5'");
+    println!("  open http://localhost:8080/api/v1/docs for every endpoint");
+    Ok(())
 }
 
 async fn migrate(common: &CommonArgs) -> anyhow::Result<()> {
