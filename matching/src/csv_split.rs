@@ -41,9 +41,7 @@ impl Splitter {
     /// Scans `bytes` (the bytes right after those of the previous calls) and returns the offset
     /// just after the last LF in `bytes` that ends a record, if any.
     pub(crate) fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
-        let Some(&last) = bytes.last() else {
-            return None;
-        };
+        let &last = bytes.last()?;
         if matches!(self.state, State::FieldStart | State::InField)
             && memchr::memchr(b'"', bytes).is_none()
         {
