@@ -425,10 +425,6 @@ impl Model {
             let level = chosen.map(|j| &comp.levels[j]);
             let level_bf = level.map_or(1.0, |l| l.bayes_factor);
             bf *= level_bf;
-            let (tf_l, tf_r) = match comp.tf_column {
-                Some(col) => (tf.get(ctx.rs, col, ctx.l), tf.get(ctx.rs, col, ctx.r)),
-                None => (None, None),
-            };
             let mut adj = 1.0;
             if let Some(a) = level.and_then(|l| l.tf.as_ref()) {
                 let (al, ar) = (
@@ -441,6 +437,12 @@ impl Model {
                 bf *= adj;
             }
             if explain {
+                // Only the explain columns need the TF column's frequencies of both sides (the
+                // adjustment above reads its own column's).
+                let (tf_l, tf_r) = match comp.tf_column {
+                    Some(col) => (tf.get(ctx.rs, col, ctx.l), tf.get(ctx.rs, col, ctx.r)),
+                    None => (None, None),
+                };
                 parts.push(ComparisonExplain {
                     gamma: level.map_or(-1, |l| l.gamma),
                     level: chosen.map(|j| j as u16),
