@@ -47,9 +47,24 @@ pub struct CommonArgs {
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log: String,
+    /// Directory of comparator plugins: every library file in it is loaded at start.
+    #[arg(long, env = "IDEM_PLUGIN_DIR", global = true)]
+    pub plugin_dir: Option<PathBuf>,
+    /// A comparator plugin library to load at start (repeatable), in addition to the directory.
+    #[arg(long = "plugin", value_name = "PATH", global = true)]
+    pub plugins: Vec<PathBuf>,
 }
 
 impl CommonArgs {
+    /// Loads the comparator plugins named by `--plugin-dir` / `IDEM_PLUGIN_DIR` and `--plugin`.
+    pub fn load_plugins(&self) -> Result<idem_plugin_host::Plugins, idem_plugin_host::PluginError> {
+        let dir = self
+            .plugin_dir
+            .as_deref()
+            .filter(|d| !d.as_os_str().is_empty());
+        idem_plugin_host::Plugins::load(dir, &self.plugins)
+    }
+
     /// Telemetry settings.
     pub fn otel(&self) -> OtelConfig {
         OtelConfig {

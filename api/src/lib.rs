@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use idem_engine::Engine;
 use idem_matching::FunctionRegistry;
+use idem_plugin_host::Plugins;
 
 pub use routes::app;
 
@@ -23,4 +24,6 @@ pub struct AppState {
     pub auth: auth::Auth,
     /// The comparison functions settings may use: built-ins and loaded plugins.
     pub functions: Arc<FunctionRegistry>,
+    /// The comparator plugins loaded at start (`functions` holds their functions).
+    pub plugins: Arc<Plugins>,
 }

@@ -12,7 +12,7 @@ use idem_api::config::{
     ServeArgs,
 };
 use idem_engine::{Engine, Workflow};
-use idem_matching::FunctionRegistry;
+use idem_plugin_host::Plugins;
 use idem_workflows::Services;
 use idem_workflows::storage::{S3Settings, Storage};
 use tokio_util::sync::CancellationToken;
@@ -31,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Migrate) => migrate(&cli.common).await,
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Worker(args)) => worker(&cli.common, args).await,
-        Some(Command::Score(args)) => score(args),
+        Some(Command::Score(args)) => score(&cli.common, args),
         Some(Command::Bootstrap(args)) => bootstrap(&cli.common, args).await,
         Some(Command::Import(args)) => import(&cli.common, args).await,
         Some(Command::Demo(args)) => demo(&cli.common, args).await,
@@ -55,28 +55,33 @@ async fn main() -> anyhow::Result<()> {
     outcome
 }
 
-/// The workflows this binary runs: the EMPI workflows (import, match, export).
-fn workflows(common: &CommonArgs, functions: Arc<FunctionRegistry>) -> Vec<Workflow> {
+/// Loads the comparator plugins once, at start: a plugin that cannot be used stops the process.
+fn plugins(common: &CommonArgs) -> anyhow::Result<Arc<Plugins>> {
+    let plugins = common
+        .load_plugins()
+        .context("loading comparator plugins")?;
+    Ok(Arc::new(plugins))
+}
+
+/// The workflows this binary runs: the EMPI workflows (import, match, export). They score with
+/// the built-in and plugin functions and record the plugins' manifest with each job.
+fn workflows(common: &CommonArgs, plugins: &Plugins) -> Vec<Workflow> {
     idem_workflows::workflows(Services {
         storage: Storage::new(S3Settings {
             force_path_style: common.s3_force_path_style,
         }),
-        functions,
-        plugins: serde_json::Value::Array(Vec::new()),
+        functions: plugins.registry(),
+        plugins: plugins.manifest(),
     })
-}
-
-/// The comparison functions settings may use.
-fn functions() -> Arc<FunctionRegistry> {
-    Arc::new(FunctionRegistry::with_builtins())
 }
 
 #[allow(clippy::print_stdout, reason = "the CLI's report is its output")]
 async fn import(common: &CommonArgs, args: ImportArgs) -> anyhow::Result<()> {
-    let engine = engine(common, &args.engine).await?;
+    let plugins = plugins(common)?;
+    let engine = engine(common, &args.engine, &plugins).await?;
     let config = cli::resolve_config(
         engine.pool(),
-        &functions(),
+        &plugins.registry(),
         &args.config,
         args.potential,
         args.auto,
@@ -130,10 +135,11 @@ async fn demo(common: &CommonArgs, args: DemoArgs) -> anyhow::Result<()> {
         csv.display(),
         settings.display()
     );
-    let engine = engine(common, &args.engine).await?;
+    let plugins = plugins(common)?;
+    let engine = engine(common, &args.engine, &plugins).await?;
     let config = cli::resolve_config(
         engine.pool(),
-        &functions(),
+        &plugins.registry(),
         &settings.display().to_string(),
         0.5,
         0.95,
@@ -173,7 +179,11 @@ async fn migrate(common: &CommonArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn engine(common: &CommonArgs, args: &EngineArgs) -> anyhow::Result<Engine> {
+async fn engine(
+    common: &CommonArgs,
+    args: &EngineArgs,
+    plugins: &Arc<Plugins>,
+) -> anyhow::Result<Engine> {
     let connections = (args.workers as u32 * 3 + 4).max(8);
     let pool = idem_migrations::connect(&common.database_url, connections)
         .await
@@ -181,14 +191,15 @@ async fn engine(common: &CommonArgs, args: &EngineArgs) -> anyhow::Result<Engine
     Ok(Engine::new(
         pool,
         args.engine_config(),
-        workflows(common, functions()),
+        workflows(common, plugins),
     ))
 }
 
 async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     // Checked before anything starts: a misconfigured OIDC setup must not start serving.
     let oidc = args.auth.oidc_config()?;
-    let engine = engine(common, &args.engine).await?;
+    let plugins = plugins(common)?;
+    let engine = engine(common, &args.engine, &plugins).await?;
     let shutdown = shutdown_signal();
     let workers = args.with_worker.then(|| {
         let engine = engine.clone();
@@ -203,7 +214,8 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     let app = idem_api::app(AppState {
         engine,
         auth,
-        functions: functions(),
+        functions: plugins.registry(),
+        plugins,
     });
     let stop = shutdown.clone();
     axum::serve(listener, app)
@@ -294,18 +306,21 @@ async fn bootstrap(common: &CommonArgs, args: BootstrapArgs) -> anyhow::Result<(
 }
 
 async fn worker(common: &CommonArgs, args: EngineArgs) -> anyhow::Result<()> {
-    let engine = engine(common, &args).await?;
+    let plugins = plugins(common)?;
+    let engine = engine(common, &args, &plugins).await?;
     engine.run_workers(shutdown_signal()).await?;
     Ok(())
 }
 
-fn score(args: ScoreArgs) -> anyhow::Result<()> {
+fn score(common: &CommonArgs, args: ScoreArgs) -> anyhow::Result<()> {
+    let plugins = plugins(common)?;
     let options = idem_matching::ScoreCsvOptions {
         csv: args.csv,
         settings: args.settings,
         out: args.out,
         threshold: args.threshold,
         explain: args.explain,
+        functions: plugins.registry(),
     };
     let summary = idem_matching::score_csv(&options)?;
     tracing::info!(?summary, out = %options.out.display(), "Scored.");

@@ -10,6 +10,7 @@ mod health;
 mod imports;
 mod openapi;
 mod persons;
+mod plugins;
 mod potential_matches;
 mod query;
 mod runs;
@@ -36,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .merge(potential_matches::routes())
         .merge(events::routes())
         .merge(users::routes())
+        .merge(plugins::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,

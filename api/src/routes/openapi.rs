@@ -43,6 +43,7 @@ pub(crate) const DOCS_PATH: &str = "/api/v1/docs";
         super::imports::import,
         super::imports::read_job,
         super::imports::data_sources,
+        super::plugins::list,
         super::users::list,
         super::users::set_role,
     ),

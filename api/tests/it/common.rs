@@ -1,5 +1,6 @@
 //! Request helpers: `app(state).oneshot(req)` and JSON bodies.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -8,6 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use idem_api::AppState;
 use idem_engine::{Engine, EngineConfig, StepContext, StepError, Workflow};
+use idem_plugin_host::Plugins;
 use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -35,13 +37,19 @@ pub async fn engine(pool: &PgPool) -> Engine {
 }
 
 pub async fn app(engine: &Engine) -> Router {
+    app_with_plugins(engine, Plugins::builtins_only()).await
+}
+
+/// The app with these plugins' functions available to settings.
+pub async fn app_with_plugins(engine: &Engine, plugins: Plugins) -> Router {
     let auth = idem_api::auth::Auth::disabled(engine.pool())
         .await
         .expect("local user");
     idem_api::app(AppState {
         engine: engine.clone(),
         auth,
-        functions: std::sync::Arc::new(idem_matching::FunctionRegistry::with_builtins()),
+        functions: plugins.registry(),
+        plugins: Arc::new(plugins),
     })
 }
 
@@ -107,14 +115,18 @@ pub fn database_url(pool: &PgPool) -> String {
 
 /// An engine with the EMPI workflows (built-in functions, no plugins), migrations applied.
 pub async fn empi_engine(pool: &PgPool) -> Engine {
+    empi_engine_with(pool, &Plugins::builtins_only()).await
+}
+
+/// An engine with the EMPI workflows scoring with `plugins`' functions, migrations applied.
+pub async fn empi_engine_with(pool: &PgPool, plugins: &Plugins) -> Engine {
     idem_migrations::migrate(pool)
         .await
         .expect("migrations apply");
-    let functions = std::sync::Arc::new(idem_matching::FunctionRegistry::with_builtins());
     let workflows = idem_workflows::workflows(idem_workflows::Services {
         storage: idem_workflows::storage::Storage::new(Default::default()),
-        functions,
-        plugins: Value::Array(Vec::new()),
+        functions: plugins.registry(),
+        plugins: plugins.manifest(),
     });
     let config = EngineConfig {
         workers: 2,

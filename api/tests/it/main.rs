@@ -11,6 +11,7 @@ mod events;
 mod imports;
 mod openapi;
 mod persons;
+mod plugins;
 mod potential_matches;
 mod review_fixture;
 mod runs;

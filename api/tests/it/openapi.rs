@@ -32,6 +32,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/person-records/import"),
     ("get", "/api/v1/jobs/{id}"),
     ("get", "/api/v1/data-sources"),
+    ("get", "/api/v1/plugins"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users/{id}"),
 ];
