@@ -5,9 +5,11 @@ mod body;
 mod configs;
 mod events;
 mod explain;
+mod exports;
 mod format;
 mod health;
 mod imports;
+mod matches;
 mod openapi;
 mod persons;
 mod plugins;
@@ -31,6 +33,8 @@ pub fn app(state: AppState) -> Router {
     // Everything but the health check needs an authenticated user.
     let protected = Router::new()
         .merge(runs::routes())
+        .merge(matches::routes())
+        .merge(exports::routes())
         .merge(configs::routes())
         .merge(imports::routes())
         .merge(persons::routes())

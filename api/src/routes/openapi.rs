@@ -46,6 +46,11 @@ pub(crate) const DOCS_PATH: &str = "/api/v1/docs";
         super::plugins::list,
         super::users::list,
         super::users::set_role,
+        super::matches::create_match,
+        super::matches::split,
+        super::matches::merge,
+        super::exports::person_records,
+        super::exports::potential_matches,
     ),
     modifiers(&BearerAuth)
 )]

@@ -83,11 +83,22 @@ pub async fn send(app: &Router, method: &str, uri: &str) -> Response {
 
 /// Sends a JSON body.
 pub async fn send_json(app: &Router, method: &str, uri: &str, body: &Value) -> Response {
+    send_body(app, method, uri, "application/json", body.to_string()).await
+}
+
+/// Sends a body with the given content type.
+pub async fn send_body(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    content_type: &str,
+    body: String,
+) -> Response {
     let request = Request::builder()
         .method(method)
         .uri(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
         .unwrap();
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
@@ -325,4 +336,20 @@ impl WorkerProcess {
             .expect("idem worker starts");
         WorkerProcess(child)
     }
+}
+
+/// A database with the potential-match fixture (`fixtures/potential_matches.sql`) and the local user.
+pub async fn with_potential_matches(pool: &PgPool) -> (Engine, Router) {
+    let engine = empi_engine(pool).await;
+    sqlx::raw_sql(include_str!("fixtures/potential_matches.sql"))
+        .execute(pool)
+        .await
+        .expect("fixture loads");
+    let app = app(&engine).await;
+    (engine, app)
+}
+
+/// The public id of fixture person `n`.
+pub fn p(n: u8) -> String {
+    format!("p_00000000-0000-4000-8000-00000000000{n}")
 }

@@ -457,6 +457,8 @@ async fn febrl_from_s3_gives_splinks_clusters_after_a_resumed_fetch(pool: PgPool
     )
     .await;
     assert_eq!(done["potential_matches"], pending);
+    // Must-show 6: the potential-match export of the febrl run to S3 reads back equal.
+    crate::exports::assert_potential_match_export_round_trips(&app, &s3, &pool).await;
     // Nothing of the run is left behind.
     assert_eq!(
         count(&pool, "SELECT count(*) FROM person_record_staging").await,

@@ -8,8 +8,11 @@
 mod auth;
 mod common;
 mod events;
+mod exports;
 mod imports;
+mod matches;
 mod openapi;
+mod person_edits;
 mod persons;
 mod plugins;
 mod potential_matches;

@@ -35,6 +35,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/plugins"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users/{id}"),
+    ("post", "/api/v1/matches"),
+    ("post", "/api/v1/persons/{id}/split"),
+    ("post", "/api/v1/persons/merge"),
+    ("post", "/api/v1/person-records/export"),
+    ("post", "/api/v1/potential-matches/export"),
 ];
 
 async fn fetch(app: &Router, method: &str, uri: &str) -> (StatusCode, HeaderMap, Bytes) {
