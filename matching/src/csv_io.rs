@@ -16,6 +16,7 @@ use hashbrown::HashTable;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::csv_split::BatchReader;
 use crate::error::{Error, Result};
 use crate::float_fmt::write_g17;
 use crate::functions::FunctionRegistry;
@@ -86,6 +87,26 @@ pub struct ScoreSummary {
     pub scoring_seconds: f64,
     /// Wall-clock seconds of the whole call.
     pub total_seconds: f64,
+    /// Wall-clock seconds of the prediction phase, `tf + index + scoring` (what Splink's
+    /// `predict()` does, plus formatting and writing the pairs, which Splink does not).
+    pub predict_seconds: f64,
+    /// CPU seconds (all threads) of reading the CSV (`None` where `/proc/self/stat` is not
+    /// readable).
+    pub load_cpu_seconds: Option<f64>,
+    /// CPU seconds (all threads) of the prediction phase (see `predict_seconds`).
+    pub predict_cpu_seconds: Option<f64>,
+}
+
+/// CPU time (user + system, all threads) of this process so far, from `/proc/self/stat`
+/// (Linux; None elsewhere). Its unit, USER_HZ, is 100 on every Linux platform.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start with field 3 (`state`);
+    // utime and stime are fields 14 and 15.
+    let mut fields = stat.get(stat.rfind(')')? + 2..)?.split(' ');
+    let utime: f64 = fields.nth(11)?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -103,17 +124,16 @@ pub fn read_records_csv(path: &Path, schema: &Schema) -> Result<(RecordSet, u64,
     Ok((rs, rows, dropped))
 }
 
-type CsvReader = csv::Reader<std::io::BufReader<File>>;
-
-/// Opens the CSV and maps each schema column to its CSV field index; also returns the file's
-/// size in bytes (0 if unknown), to size the deduplication table.
-fn open_records_csv(path: &Path, schema: &Schema) -> Result<((CsvReader, u64), Vec<usize>)> {
+/// Opens the CSV and maps each schema column to its CSV field index; returns a parallel
+/// reader of the records after the header and the file's size in bytes (0 if unknown), to
+/// size the deduplication table.
+fn open_records_csv(path: &Path, schema: &Schema) -> Result<((BatchReader, u64), Vec<usize>)> {
     let file = File::open(path).map_err(io_err(path))?;
     let size = file.metadata().map_or(0, |m| m.len());
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        .from_reader(std::io::BufReader::new(file));
     let headers: Vec<String> = rdr
         .headers()?
         .iter()
@@ -131,7 +151,10 @@ fn open_records_csv(path: &Path, schema: &Schema) -> Result<((CsvReader, u64), V
             }
         }
     }
-    Ok(((rdr, size), map))
+    // The records after the header are cut into pieces parsed in parallel.
+    let data_start = rdr.position().byte();
+    let reader = BatchReader::open(path, data_start, headers.len())?;
+    Ok(((reader, size), map))
 }
 
 /// Per-batch packing of the columns that are not kept: one key per row, per column a 0 byte
@@ -145,11 +168,11 @@ struct RestBatch {
 }
 
 impl RestBatch {
-    fn fill(&mut self, batch: &[csv::StringRecord], srcs: &[usize]) {
+    fn fill(&mut self, batch: &[Vec<csv::StringRecord>], srcs: &[usize]) {
         self.text.clear();
         self.ends.clear();
         self.hashes.clear();
-        for rec in batch {
+        for rec in batch.iter().flatten() {
             let start = self.text.len();
             for &src in srcs {
                 match rec.get(src).filter(|v| !is_null_text(v)) {
@@ -232,8 +255,8 @@ impl RestKeys {
 
 /// Reads the records: columns with `keep[c]` are interned; the others are only used to drop
 /// exact duplicates (and returned packed per record) and are left NULL in the result.
-fn load_records<R: std::io::Read + Send>(
-    (mut rdr, size): (csv::Reader<R>, u64),
+fn load_records(
+    (mut rdr, size): (BatchReader, u64),
     map: &[usize],
     schema: &Schema,
     keep: &[bool],
@@ -268,39 +291,25 @@ fn load_records<R: std::io::Read + Send>(
             ^ u64::from(h32)
     };
     std::thread::scope(|scope| -> Result<()> {
-        // A reader thread parses batches of records (recycled through `back`), the calling
-        // thread interns them column-parallel and deduplicates.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<csv::StringRecord>>>(2);
-        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<csv::StringRecord>>();
+        // A reader thread reads batches of records (recycled through `back`), parsing each
+        // batch's pieces in parallel; the calling thread interns them column-parallel and
+        // deduplicates.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch>>(2);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
         scope.spawn(move || {
             loop {
                 let mut batch = back_rx.try_recv().unwrap_or_default();
-                let mut n = 0;
-                let mut failed = None;
-                while n < LOAD_BATCH {
-                    if batch.len() == n {
-                        batch.push(csv::StringRecord::new());
-                    }
-                    match rdr.read_record(&mut batch[n]) {
-                        Ok(true) => n += 1,
-                        Ok(false) => break,
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
+                match rdr.next_batch(&mut batch) {
+                    Ok(true) => {
+                        if tx.send(Ok(batch)).is_err() {
+                            return;
                         }
                     }
-                }
-                batch.truncate(n);
-                let done = n < LOAD_BATCH;
-                if n > 0 && tx.send(Ok(batch)).is_err() {
-                    return;
-                }
-                if let Some(e) = failed {
-                    let _ = tx.send(Err(e.into()));
-                    return;
-                }
-                if done {
-                    return;
+                    Ok(false) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
                 }
             }
         });
@@ -348,12 +357,17 @@ fn load_records<R: std::io::Read + Send>(
         let mut first = true;
         for batch in rx {
             let batch = batch?;
-            if first && !batch.is_empty() {
+            let records = batch.iter().map(Vec::len).sum::<usize>();
+            if first && records > 0 {
                 first = false;
                 // Reserve the deduplication table for the rows the file likely has (growing
                 // it rehashes every entry, with a cache miss each).
-                let bytes: usize = batch.iter().map(|r| r.as_slice().len() + r.len()).sum();
-                let est = size as f64 * batch.len() as f64 / bytes.max(1) as f64;
+                let bytes: usize = batch
+                    .iter()
+                    .flatten()
+                    .map(|r| r.as_slice().len() + r.len())
+                    .sum();
+                let est = size as f64 * records as f64 / bytes.max(1) as f64;
                 seen.reserve((est * 1.05).min(1e9) as usize, |&(_, hc)| table_hash(hc));
             }
             let mut work: Vec<_> = builder
@@ -371,7 +385,7 @@ fn load_records<R: std::io::Read + Send>(
                                     if !**keep {
                                         return;
                                     }
-                                    for rec in &batch {
+                                    for rec in batch.iter().flatten() {
                                         out.push(
                                             match rec.get(**src).filter(|v| !is_null_text(v)) {
                                                 Some(v) => interner.intern(&mut col.dict, v),
@@ -424,8 +438,8 @@ fn load_records<R: std::io::Read + Send>(
     Ok((builder.build(), rows, dropped, kept_rest))
 }
 
-/// Records per batch handed from the CSV reader thread to the interner.
-const LOAD_BATCH: usize = 16384;
+/// A batch of parsed records, per piece of the file (see [`BatchReader`]).
+type Batch = Vec<Vec<csv::StringRecord>>;
 
 /// Scores a person-records CSV with a Splink settings JSON and writes the pairs CSV
 /// (`source_person_id_l,source_person_id_r,match_weight,match_probability,id_l,id_r,match_key`
@@ -441,6 +455,7 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     summary.compile_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
+    let cpu0 = process_cpu_seconds();
     // Only the columns the model reads are interned; the others only take part in dropping
     // exact duplicates (and source_person_id is read back from its packed key for the output).
     let spid = schema
@@ -463,6 +478,8 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         });
     }
     summary.load_seconds = t.elapsed().as_secs_f64();
+    let cpu1 = process_cpu_seconds();
+    summary.load_cpu_seconds = cpu0.zip(cpu1).map(|(a, b)| b - a);
     summary.rows_read = rows;
     summary.exact_duplicates_dropped = dropped;
     summary.records = records.len() as u64;
@@ -523,11 +540,13 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         |text| out.write_all(text.as_bytes()).map_err(io_err(&opts.out)),
     )?;
     out.flush().map_err(io_err(&opts.out))?;
+    summary.predict_cpu_seconds = cpu1.zip(process_cpu_seconds()).map(|(a, b)| b - a);
     summary.candidate_pairs = stats.candidate_pairs;
     summary.pairs_written = stats.pairs_emitted;
     summary.tf_seconds = stats.tf_seconds;
     summary.index_seconds = stats.index_seconds;
     summary.scoring_seconds = stats.scoring_seconds;
+    summary.predict_seconds = stats.tf_seconds + stats.index_seconds + stats.scoring_seconds;
     summary.total_seconds = start.elapsed().as_secs_f64();
     Ok(summary)
 }

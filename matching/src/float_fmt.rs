@@ -43,38 +43,12 @@ pub(crate) fn write_g17(out: &mut String, x: f64) {
         out.push_str(if x.is_sign_negative() { "-0" } else { "0" });
         return;
     }
-    // Rust's `{:e}` with a precision rounds correctly (round-half-even on the exact binary value),
-    // like glibc's printf.
-    let mut sci = SciBuf {
-        buf: [0; 32],
-        len: 0,
-    };
-    write!(sci, "{:.16e}", x.abs()).expect("a finite f64 fits in 32 bytes");
-    let text = &sci.buf[..sci.len];
-    let e_at = text
-        .iter()
-        .position(|&b| b == b'e')
-        .expect("scientific format has an exponent");
-    let mut exp: i32 = 0;
-    let (eneg, edigits) = match &text[e_at + 1..] {
-        [b'-', rest @ ..] => (true, rest),
-        rest => (false, rest),
-    };
-    for &d in edigits {
-        exp = exp * 10 + i32::from(d - b'0');
-    }
-    if eneg {
-        exp = -exp;
-    }
     let mut digits = [0u8; 17];
-    let mut nd = 0;
-    for &b in &text[..e_at] {
-        if b.is_ascii_digit() {
-            digits[nd] = b;
-            nd += 1;
-        }
-    }
-    let digits = &digits[..nd];
+    let exp = match exact_digits(x.abs(), &mut digits) {
+        Some(exp) => exp,
+        None => fmt_digits(x.abs(), &mut digits),
+    };
+    let digits = &digits[..];
     let trim = |d: &[u8]| -> usize { d.iter().rposition(|&b| b != b'0').map_or(0, |p| p + 1) };
     let push = |out: &mut String, d: &[u8]| {
         for &b in d {
@@ -119,6 +93,93 @@ pub(crate) fn write_g17(out: &mut String, x: f64) {
     }
 }
 
+/// The 17 significant digits (ASCII, into `digits`) and the decimal exponent of positive
+/// finite `x`, rounded half to even on its exact binary value, computed with integer
+/// arithmetic: `x = m * 2^e`, so `x * 10^k = m * 10^k / 2^-e` is exact in a `u128` for the
+/// values scores take (about 1e-6 to 1e16). None outside that range (see [`fmt_digits`]).
+fn exact_digits(x: f64, digits: &mut [u8; 17]) -> Option<i32> {
+    const E16: u64 = 10_000_000_000_000_000;
+    const E17: u64 = 100_000_000_000_000_000;
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        return None; // subnormal
+    }
+    let m = u128::from((bits & ((1 << 52) - 1)) | (1 << 52));
+    // x = m * 2^-shift.
+    let shift = 1075 - biased;
+    if !(1..128).contains(&shift) {
+        return None;
+    }
+    // Decimal exponent estimate; corrected below if off by one.
+    let mut d = x.log10().floor() as i32;
+    for _ in 0..3 {
+        let k = 16 - d;
+        if !(0..=22).contains(&k) {
+            return None;
+        }
+        let n = m * 10u128.pow(k as u32);
+        let q = n >> shift;
+        if q >= u128::from(E17) {
+            d += 1;
+            continue;
+        }
+        if q < u128::from(E16) {
+            d -= 1;
+            continue;
+        }
+        let rem = n & ((1u128 << shift) - 1);
+        let half = 1u128 << (shift - 1);
+        let mut q = q as u64;
+        if rem > half || (rem == half && q % 2 == 1) {
+            q += 1;
+        }
+        if q == E17 {
+            q = E16;
+            d += 1;
+        }
+        for slot in digits.iter_mut().rev() {
+            *slot = b'0' + (q % 10) as u8;
+            q /= 10;
+        }
+        return Some(d);
+    }
+    None
+}
+
+/// [`exact_digits`] through `{:.16e}` (Rust's exact formatting, correctly rounded like glibc's
+/// printf), for any positive finite `x`.
+fn fmt_digits(x: f64, digits: &mut [u8; 17]) -> i32 {
+    use std::fmt::Write;
+    let mut sci = SciBuf {
+        buf: [0; 32],
+        len: 0,
+    };
+    write!(sci, "{x:.16e}").expect("a finite f64 fits in 32 bytes");
+    let text = &sci.buf[..sci.len];
+    let e_at = text
+        .iter()
+        .position(|&b| b == b'e')
+        .expect("scientific format has an exponent");
+    let mut exp: i32 = 0;
+    let (eneg, edigits) = match &text[e_at + 1..] {
+        [b'-', rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    for &d in edigits {
+        exp = exp * 10 + i32::from(d - b'0');
+    }
+    let mut nd = 0;
+    for &b in &text[..e_at] {
+        if b.is_ascii_digit() {
+            digits[nd] = b;
+            nd += 1;
+        }
+    }
+    debug_assert_eq!(nd, 17);
+    if eneg { -exp } else { exp }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +208,53 @@ mod tests {
         assert_eq!(format_g17(f64::MIN_POSITIVE), "2.2250738585072014e-308");
         assert_eq!(format_g17(5e-324), "4.9406564584124654e-324");
         assert_eq!(format_g17(-123.0), "-123");
+    }
+
+    /// The integer fast path equals Rust's exact formatting wherever it answers, including
+    /// halfway cases and values next to powers of ten.
+    #[test]
+    fn exact_digits_equal_formatted_digits() {
+        let check = |x: f64| {
+            let (mut a, mut b) = ([0u8; 17], [0u8; 17]);
+            if let Some(e) = exact_digits(x, &mut a) {
+                assert_eq!((e, a), (fmt_digits(x, &mut b), b), "{x:e}");
+                true
+            } else {
+                false
+            }
+        };
+        let mut answered = 0;
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for i in 0..300_000u32 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let x = match i % 3 {
+                0 => unit,
+                1 => 10f64.powf(unit * 24.0 - 7.0),
+                _ => f64::from_bits((state >> 12) | (0x3f0 << 52)),
+            };
+            answered += usize::from(check(x));
+        }
+        assert!(answered > 250_000, "the fast path covers score values");
+        for p in -8..18 {
+            let t = 10f64.powi(p);
+            for x in [t, t.next_up(), t.next_down(), 0.5 * t, 2.5 * t] {
+                check(x);
+            }
+        }
+        // Exact binary values with 18 significant digits ending in 5: halfway between two
+        // 17-digit values (round half to even: down, then up).
+        for (x, digits) in [
+            (1_234_567_890_123_456.2_f64, b"12345678901234562"),
+            (1_234_567_890_123_457.8_f64, b"12345678901234578"),
+        ] {
+            assert!(check(x));
+            let mut a = [0u8; 17];
+            exact_digits(x, &mut a);
+            assert_eq!(&a, digits);
+        }
     }
 
     /// The allocation-free writer equals the straightforward reference implementation.

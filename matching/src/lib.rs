@@ -23,6 +23,7 @@
 
 mod blocking;
 mod csv_io;
+mod csv_split;
 mod error;
 mod float_fmt;
 mod functions;

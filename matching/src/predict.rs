@@ -184,6 +184,9 @@ fn tf_adjustment(adj: &TfAdjust, tf_l: Option<f64>, tf_r: Option<f64>) -> f64 {
     }
 }
 
+/// Partners whose rows are read together before their pairs are scored.
+const TOUCH_BLOCK: usize = 8;
+
 /// Per chunk of a window: the mapped pairs (if any), pairs emitted, candidate pairs scored.
 type WindowResult<T> = Result<(Option<T>, usize, u64), EvalError>;
 
@@ -344,40 +347,47 @@ impl Model {
                 let mut emitted = 0usize;
                 let mut scored = 0u64;
                 for t in tasks {
-                    for &p in t.partners {
-                        let (l, r) = if t.anchor_is_right {
-                            (p as usize, t.anchor)
-                        } else {
-                            (t.anchor, p as usize)
-                        };
-                        if t.anchor_is_right && is_new[l] {
-                            continue; // produced by pass A already
-                        }
-                        let ctx = PairCtx { rs, l, r };
-                        if let Some(res) = &self.blocking[t.rule].residual
-                            && !res.is_true(&ctx)?
-                        {
-                            continue;
-                        }
-                        let mut earlier = false;
-                        for (rule, idx) in self.blocking.iter().zip(indexes).take(t.rule) {
-                            if rule_holds(rule, idx, &ctx)? {
-                                earlier = true;
-                                break;
+                    // Partners are random records: reading a block's rows up front issues their
+                    // cache misses together, instead of one miss per pair.
+                    for block in t.partners.chunks(TOUCH_BLOCK) {
+                        std::hint::black_box(rs.touch_rows(block));
+                        for &p in block {
+                            let (l, r) = if t.anchor_is_right {
+                                (p as usize, t.anchor)
+                            } else {
+                                (t.anchor, p as usize)
+                            };
+                            if t.anchor_is_right && is_new[l] {
+                                continue; // produced by pass A already
                             }
-                        }
-                        if earlier {
-                            continue;
-                        }
-                        scored += 1;
-                        let match_key = match opts.match_key_mode {
-                            MatchKeyMode::Plain => t.rule as u32,
-                            MatchKeyMode::Reference => 2 * t.rule as u32 + u32::from(!is_new[l]),
-                        };
-                        let pair = self.score(&ctx, tf, match_key, opts.explain)?;
-                        if opts.threshold.is_none_or(|th| pair.match_probability > th) {
-                            map(&mut out, pair);
-                            emitted += 1;
+                            let ctx = PairCtx { rs, l, r };
+                            if let Some(res) = &self.blocking[t.rule].residual
+                                && !res.is_true(&ctx)?
+                            {
+                                continue;
+                            }
+                            let mut earlier = false;
+                            for (rule, idx) in self.blocking.iter().zip(indexes).take(t.rule) {
+                                if rule_holds(rule, idx, &ctx)? {
+                                    earlier = true;
+                                    break;
+                                }
+                            }
+                            if earlier {
+                                continue;
+                            }
+                            scored += 1;
+                            let match_key = match opts.match_key_mode {
+                                MatchKeyMode::Plain => t.rule as u32,
+                                MatchKeyMode::Reference => {
+                                    2 * t.rule as u32 + u32::from(!is_new[l])
+                                }
+                            };
+                            let pair = self.score(&ctx, tf, match_key, opts.explain)?;
+                            if opts.threshold.is_none_or(|th| pair.match_probability > th) {
+                                map(&mut out, pair);
+                                emitted += 1;
+                            }
                         }
                     }
                 }
@@ -425,10 +435,6 @@ impl Model {
             let level = chosen.map(|j| &comp.levels[j]);
             let level_bf = level.map_or(1.0, |l| l.bayes_factor);
             bf *= level_bf;
-            let (tf_l, tf_r) = match comp.tf_column {
-                Some(col) => (tf.get(ctx.rs, col, ctx.l), tf.get(ctx.rs, col, ctx.r)),
-                None => (None, None),
-            };
             let mut adj = 1.0;
             if let Some(a) = level.and_then(|l| l.tf.as_ref()) {
                 let (al, ar) = (
@@ -441,6 +447,12 @@ impl Model {
                 bf *= adj;
             }
             if explain {
+                // Only the explain columns need the TF column's frequencies of both sides (the
+                // adjustment above reads its own column's).
+                let (tf_l, tf_r) = match comp.tf_column {
+                    Some(col) => (tf.get(ctx.rs, col, ctx.l), tf.get(ctx.rs, col, ctx.r)),
+                    None => (None, None),
+                };
                 parts.push(ComparisonExplain {
                     gamma: level.map_or(-1, |l| l.gamma),
                     level: chosen.map(|j| j as u16),

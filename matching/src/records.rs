@@ -229,6 +229,19 @@ impl RecordSet {
         self.rows[i].0[ROW_WIDTH - 1]
     }
 
+    /// Reads the row of each position (one load per cache line, independent of each other so
+    /// the CPU overlaps their misses) and returns a value to pass to `black_box`.
+    #[inline]
+    pub(crate) fn touch_rows(&self, positions: &[u32]) -> u32 {
+        let mut acc = 0;
+        if !self.rows.is_empty() {
+            for &p in positions {
+                acc ^= self.rows[p as usize].0[0];
+            }
+        }
+        acc
+    }
+
     /// Code of column `col` of record at position `i` ([`NULL`] for NULL).
     #[inline]
     pub(crate) fn code(&self, i: usize, col: usize) -> u32 {

@@ -224,15 +224,24 @@ impl Node {
                 Err(err) => return Err(err),
             },
             Node::Call { def, imp, args } => {
-                let mut vals = Vec::with_capacity(args.len());
-                for a in args {
+                // Up to four arguments (every built-in) live on the stack: no allocation per
+                // call in the scoring loop.
+                let mut small = [Value::Null, Value::Null, Value::Null, Value::Null];
+                let mut large = Vec::new();
+                let vals: &mut [Value<'a>] = if args.len() <= small.len() {
+                    &mut small[..args.len()]
+                } else {
+                    large.resize(args.len(), Value::Null);
+                    &mut large
+                };
+                for (a, slot) in args.iter().zip(vals.iter_mut()) {
                     let v = a.eval(ctx)?;
                     if def.null_propagating && v.is_null() {
                         return Ok(Value::Null);
                     }
-                    vals.push(v);
+                    *slot = v;
                 }
-                imp(&vals).map_err(|source| EvalError::Function {
+                imp(vals).map_err(|source| EvalError::Function {
                     function: def.name.clone(),
                     source,
                 })?

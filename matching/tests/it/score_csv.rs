@@ -20,6 +20,17 @@ fn score_csv_writes_reference_pairs_for_febrl() {
     assert_eq!(summary.exact_duplicates_dropped, 0);
     assert_eq!(summary.candidate_pairs, 17_314);
     assert_eq!(summary.pairs_written, 17_314);
+    // The prediction phase (what is compared with Splink's predict()) is tf + index + scoring,
+    // and its CPU time is measured where /proc is there.
+    assert_eq!(
+        summary.predict_seconds,
+        summary.tf_seconds + summary.index_seconds + summary.scoring_seconds
+    );
+    assert!(summary.predict_seconds <= summary.total_seconds);
+    if cfg!(target_os = "linux") {
+        assert!(summary.load_cpu_seconds.is_some_and(|s| s >= 0.0));
+        assert!(summary.predict_cpu_seconds.is_some_and(|s| s >= 0.0));
+    }
 
     let ours = PairsCsv::read(&out);
     let reference = PairsCsv::read(&data("splink-reference/febrl_clean.explain.csv"));
