@@ -3,7 +3,8 @@
 //!
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p idem-engine --bench overhead`
 //! (uses and drops a database `idem_bench_engine`; `BENCH_RUNS` overrides the 10,000 runs, `BENCH_PROCESSES`
-//! runs that many engines, each with its own apalis worker, standing in for worker processes).
+//! runs that many engines, each with its own apalis worker, standing in for worker processes;
+//! `BENCH_WORKERS`, e.g. `4`, measures only those worker counts instead of `1,4`).
 //!
 //! Besides wall-clock throughput, which depends on how loaded the (shared) machine is, it reports the CPU
 //! time spent per step by this process and by the PostgreSQL backends of the benchmark database (from
@@ -56,7 +57,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     idem_migrations::migrate(&pool).await?;
 
     println!("engine overhead: {runs} runs x 3 no-op steps");
-    for workers in [1usize, 4] {
+    let worker_counts: Vec<usize> = std::env::var("BENCH_WORKERS")
+        .unwrap_or_else(|_| "1,4".into())
+        .split(',')
+        .map(|w| w.trim().parse())
+        .collect::<Result<_, _>>()?;
+    for workers in worker_counts {
         let config = EngineConfig {
             workers,
             batch_size: 16,
