@@ -1,36 +1,22 @@
 #!/usr/bin/env bash
-# Quick start on a fresh machine: makes sure PostgreSQL runs, builds idem, creates and migrates its
-# database, and matches a person-records CSV (default: the 40,000-record FEBRL sample next to this
-# repository) with a Splink model, printing what it found.
+# Quick start on a fresh machine: makes sure PostgreSQL runs, builds idem, and runs its main job end to
+# end: `idem demo` generates a synthetic person-records CSV (10,000 rows with realistic duplicates),
+# imports and matches it as a durable run (progress per step), and prints what it found. With a CSV
+# and a Splink settings file it imports and matches those instead.
 #
-#   scripts/quickstart.sh [CSV] [SETTINGS.json]
+#   scripts/quickstart.sh                      # idem demo
+#   scripts/quickstart.sh CSV SETTINGS.json    # idem import CSV --config SETTINGS.json --wait
 set -euo pipefail
 cd "$(dirname "$0")/.."
-csv=${1:-../shared/data/febrl/febrl_clean.csv}
-settings=${2:-../shared/data/febrl/febrl_model.json}
-out=target/quickstart
-mkdir -p "$out"
 
 scripts/ensure-postgres.sh
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/idem}
-cargo build --release --locked -p idem-api
+cargo build --release --locked -p idem-api --bin idem
 idem=target/release/idem
 
-"$idem" migrate
-"$idem" score "$csv" "$settings" --out "$out/pairs.csv" --explain
-
-pairs=$(($(wc -l < "$out/pairs.csv") - 1))
-auto=$(awk -F, 'NR > 1 && $4 > 0.95 { n++ } END { print n + 0 }' "$out/pairs.csv")
-review=$(awk -F, 'NR > 1 && $4 > 0.5 && $4 <= 0.95 { n++ } END { print n + 0 }' "$out/pairs.csv")
-cat <<MSG
-
-Matched $csv with $settings:
-  candidate pairs scored:              $pairs  ($out/pairs.csv, with per-comparison explain columns)
-  pairs above 0.95 (auto-match):       $auto
-  pairs in (0.5, 0.95] (for review):   $review
-
-Next: start the API and workers with 'IDEM_AUTH=disabled $idem' (DATABASE_URL=$DATABASE_URL; a local try
-without authentication: set IDEM_OIDC_ISSUER and IDEM_OIDC_AUDIENCE instead for real use), then
-  curl -s http://127.0.0.1:8080/api/v1/health-check
-  curl -s http://127.0.0.1:8080/api/v1/runs
-MSG
+if [ $# -ge 2 ]; then
+  "$idem" migrate
+  "$idem" import "$1" --config "$2" --wait
+else
+  "$idem" demo --dir target/idem-demo
+fi

@@ -47,9 +47,24 @@ pub struct CommonArgs {
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log: String,
+    /// Directory of comparator plugins: every library file in it is loaded at start.
+    #[arg(long, env = "IDEM_PLUGIN_DIR", global = true)]
+    pub plugin_dir: Option<PathBuf>,
+    /// A comparator plugin library to load at start (repeatable), in addition to the directory.
+    #[arg(long = "plugin", value_name = "PATH", global = true)]
+    pub plugins: Vec<PathBuf>,
 }
 
 impl CommonArgs {
+    /// Loads the comparator plugins named by `--plugin-dir` / `IDEM_PLUGIN_DIR` and `--plugin`.
+    pub fn load_plugins(&self) -> Result<idem_plugin_host::Plugins, idem_plugin_host::PluginError> {
+        let dir = self
+            .plugin_dir
+            .as_deref()
+            .filter(|d| !d.as_os_str().is_empty());
+        idem_plugin_host::Plugins::load(dir, &self.plugins)
+    }
+
     /// Telemetry settings.
     pub fn otel(&self) -> OtelConfig {
         OtelConfig {
@@ -73,6 +88,49 @@ pub enum Command {
     Score(ScoreArgs),
     /// Make the first admin (does nothing if there already is an admin).
     Bootstrap(BootstrapArgs),
+    /// Import a person-records CSV (a path or s3:// URI) and match it, as a durable run.
+    Import(ImportArgs),
+    /// Generate a synthetic data set, import and match it end to end, and print a summary.
+    Demo(DemoArgs),
+}
+
+/// `idem import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The CSV: a path (`.gz` for gzip) or `s3://bucket/key`.
+    pub source: String,
+    /// A stored config (`cfg_N`) or a Splink settings JSON file to store as a new config.
+    #[arg(long)]
+    pub config: String,
+    /// Potential-match threshold of a new config (pairs above it are kept for review).
+    #[arg(long, default_value_t = 0.5)]
+    pub potential: f64,
+    /// Auto-match threshold of a new config (pairs above it are merged).
+    #[arg(long, default_value_t = 0.95)]
+    pub auto: f64,
+    /// Wait for the run to finish, with a progress bar per step; workers run in this process too.
+    #[arg(long)]
+    pub wait: bool,
+    /// Engine settings (for --wait).
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// `idem demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Rows to generate.
+    #[arg(long, default_value_t = 10_000)]
+    pub rows: usize,
+    /// Seed of the generator: the same seed gives the same file.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where to write the data set and its settings.
+    #[arg(long, default_value = "idem-demo")]
+    pub dir: PathBuf,
+    /// Engine settings.
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// `idem bootstrap`: exactly one of `--admin-sub` and `--admin-email`.

@@ -172,6 +172,20 @@ impl From<idem_engine::Error> for ApiError {
     }
 }
 
+impl From<idem_empi::EditError> for ApiError {
+    fn from(error: idem_empi::EditError) -> Self {
+        use idem_empi::EditError;
+        match error {
+            EditError::Invalid(message) => Self::Validation(vec![Detail::general(message)]),
+            EditError::NotFound(_) => Self::NotFound,
+            EditError::Conflict(message) => Self::Conflict(message),
+            other @ (EditError::Database(_) | EditError::Inconsistent(_)) => {
+                Self::Internal(Box::new(other))
+            }
+        }
+    }
+}
+
 impl From<idem_empi::Error> for ApiError {
     fn from(error: idem_empi::Error) -> Self {
         match error {

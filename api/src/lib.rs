@@ -1,7 +1,9 @@
 //! idem's HTTP API (axum) and the pieces of the `idem` binary: configuration and commands.
 
 pub mod auth;
+pub mod cli;
 pub mod config;
+mod demo;
 pub mod error;
 pub mod routes;
 
@@ -9,6 +11,7 @@ use std::sync::Arc;
 
 use idem_engine::Engine;
 use idem_matching::FunctionRegistry;
+use idem_plugin_host::Plugins;
 
 pub use routes::app;
 
@@ -21,4 +24,6 @@ pub struct AppState {
     pub auth: auth::Auth,
     /// The comparison functions settings may use: built-ins and loaded plugins.
     pub functions: Arc<FunctionRegistry>,
+    /// The comparator plugins loaded at start (`functions` holds their functions).
+    pub plugins: Arc<Plugins>,
 }

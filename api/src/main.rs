@@ -6,11 +6,13 @@ use anyhow::Context;
 use clap::Parser;
 use idem_api::AppState;
 use idem_api::auth::Auth;
+use idem_api::cli;
 use idem_api::config::{
-    AuthArgs, BootstrapArgs, Cli, Command, CommonArgs, EngineArgs, ScoreArgs, ServeArgs,
+    AuthArgs, BootstrapArgs, Cli, Command, CommonArgs, DemoArgs, EngineArgs, ImportArgs, ScoreArgs,
+    ServeArgs,
 };
 use idem_engine::{Engine, Workflow};
-use idem_matching::FunctionRegistry;
+use idem_plugin_host::Plugins;
 use idem_workflows::Services;
 use idem_workflows::storage::{S3Settings, Storage};
 use tokio_util::sync::CancellationToken;
@@ -29,8 +31,10 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Migrate) => migrate(&cli.common).await,
         Some(Command::Serve(args)) => serve(&cli.common, args).await,
         Some(Command::Worker(args)) => worker(&cli.common, args).await,
-        Some(Command::Score(args)) => score(args),
+        Some(Command::Score(args)) => score(&cli.common, args),
         Some(Command::Bootstrap(args)) => bootstrap(&cli.common, args).await,
+        Some(Command::Import(args)) => import(&cli.common, args).await,
+        Some(Command::Demo(args)) => demo(&cli.common, args).await,
         None => {
             // `idem` alone: the API and workers in one process, settings from the environment.
             let args = DefaultServe::parse_from(["idem"]).serve;
@@ -51,20 +55,118 @@ async fn main() -> anyhow::Result<()> {
     outcome
 }
 
-/// The workflows this binary runs: the EMPI workflows (import, match, export).
-fn workflows(common: &CommonArgs, functions: Arc<FunctionRegistry>) -> Vec<Workflow> {
+/// Loads the comparator plugins once, at start: a plugin that cannot be used stops the process.
+fn plugins(common: &CommonArgs) -> anyhow::Result<Arc<Plugins>> {
+    let plugins = common
+        .load_plugins()
+        .context("loading comparator plugins")?;
+    Ok(Arc::new(plugins))
+}
+
+/// The workflows this binary runs: the EMPI workflows (import, match, export). They score with
+/// the built-in and plugin functions and record the plugins' manifest with each job.
+fn workflows(common: &CommonArgs, plugins: &Plugins) -> Vec<Workflow> {
     idem_workflows::workflows(Services {
         storage: Storage::new(S3Settings {
             force_path_style: common.s3_force_path_style,
         }),
-        functions,
-        plugins: serde_json::Value::Array(Vec::new()),
+        functions: plugins.registry(),
+        plugins: plugins.manifest(),
     })
 }
 
-/// The comparison functions settings may use.
-fn functions() -> Arc<FunctionRegistry> {
-    Arc::new(FunctionRegistry::with_builtins())
+#[allow(clippy::print_stdout, reason = "the CLI's report is its output")]
+async fn import(common: &CommonArgs, args: ImportArgs) -> anyhow::Result<()> {
+    let plugins = plugins(common)?;
+    let engine = engine(common, &args.engine, &plugins).await?;
+    let config = cli::resolve_config(
+        engine.pool(),
+        &plugins.registry(),
+        &args.config,
+        args.potential,
+        args.auto,
+    )
+    .await?;
+    let (started, elapsed) = cli::timed(async {
+        let started = cli::start(&engine, config, &args.source).await?;
+        println!(
+            "Started import {} (run {}) with {config}.",
+            started.0, started.1
+        );
+        if !args.wait {
+            return Ok::<_, anyhow::Error>(started);
+        }
+        let workers = cli::LocalWorkers::start(&engine);
+        let run = cli::watch(&engine, started.1, &shutdown_signal()).await;
+        workers.stop().await;
+        run?;
+        Ok(started)
+    })
+    .await;
+    let job = started?;
+    if args.wait {
+        let run = engine
+            .get_run(job.1)
+            .await?
+            .context("the run disappeared")?;
+        for line in cli::summary(&engine, &job.0, &run, elapsed).await? {
+            println!("{line}");
+        }
+        if run.summary.status != "succeeded" {
+            anyhow::bail!("the import run {}", run.summary.status);
+        }
+    } else {
+        println!(
+            "Follow it with: GET /api/v1/jobs/{} (or idem import ... --wait).",
+            job.0
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout, reason = "the CLI's report is its output")]
+async fn demo(common: &CommonArgs, args: DemoArgs) -> anyhow::Result<()> {
+    migrate(common).await?;
+    let (csv, settings, entities) = cli::write_demo_files(&args.dir, args.rows, args.seed)?;
+    println!(
+        "Generated {} rows of {entities} people (seed {}) in {}; settings in {}.",
+        args.rows,
+        args.seed,
+        csv.display(),
+        settings.display()
+    );
+    let plugins = plugins(common)?;
+    let engine = engine(common, &args.engine, &plugins).await?;
+    let config = cli::resolve_config(
+        engine.pool(),
+        &plugins.registry(),
+        &settings.display().to_string(),
+        0.5,
+        0.95,
+    )
+    .await?;
+    let workers = cli::LocalWorkers::start(&engine);
+    let (outcome, elapsed) = cli::timed(async {
+        let (job, run_id) = cli::start(&engine, config, &csv.display().to_string()).await?;
+        let run = cli::watch(&engine, run_id, &shutdown_signal()).await?;
+        Ok::<_, anyhow::Error>((job, run))
+    })
+    .await;
+    workers.stop().await;
+    let (job, run) = outcome?;
+    for line in cli::summary(&engine, &job, &run, elapsed).await? {
+        println!("{line}");
+    }
+    if run.summary.status != "succeeded" {
+        anyhow::bail!("the demo import {}", run.summary.status);
+    }
+    println!();
+    println!("Look around: IDEM_AUTH=disabled idem serve   (then, in another shell)");
+    println!("  curl -s localhost:8080/api/v1/jobs/{job}");
+    println!("  curl -s 'localhost:8080/api/v1/potential-matches?page_size=5'");
+    println!("  curl -s 'localhost:8080/api/v1/persons?last_name=smith&page_size=5'");
+    println!("  open http://localhost:8080/api/v1/docs for every endpoint");
+    Ok(())
 }
 
 async fn migrate(common: &CommonArgs) -> anyhow::Result<()> {
@@ -77,7 +179,11 @@ async fn migrate(common: &CommonArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn engine(common: &CommonArgs, args: &EngineArgs) -> anyhow::Result<Engine> {
+async fn engine(
+    common: &CommonArgs,
+    args: &EngineArgs,
+    plugins: &Arc<Plugins>,
+) -> anyhow::Result<Engine> {
     let connections = (args.workers as u32 * 3 + 4).max(8);
     let pool = idem_migrations::connect(&common.database_url, connections)
         .await
@@ -85,14 +191,15 @@ async fn engine(common: &CommonArgs, args: &EngineArgs) -> anyhow::Result<Engine
     Ok(Engine::new(
         pool,
         args.engine_config(),
-        workflows(common, functions()),
+        workflows(common, plugins),
     ))
 }
 
 async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     // Checked before anything starts: a misconfigured OIDC setup must not start serving.
     let oidc = args.auth.oidc_config()?;
-    let engine = engine(common, &args.engine).await?;
+    let plugins = plugins(common)?;
+    let engine = engine(common, &args.engine, &plugins).await?;
     let shutdown = shutdown_signal();
     let workers = args.with_worker.then(|| {
         let engine = engine.clone();
@@ -107,7 +214,8 @@ async fn serve(common: &CommonArgs, args: ServeArgs) -> anyhow::Result<()> {
     let app = idem_api::app(AppState {
         engine,
         auth,
-        functions: functions(),
+        functions: plugins.registry(),
+        plugins,
     });
     let stop = shutdown.clone();
     axum::serve(listener, app)
@@ -198,18 +306,21 @@ async fn bootstrap(common: &CommonArgs, args: BootstrapArgs) -> anyhow::Result<(
 }
 
 async fn worker(common: &CommonArgs, args: EngineArgs) -> anyhow::Result<()> {
-    let engine = engine(common, &args).await?;
+    let plugins = plugins(common)?;
+    let engine = engine(common, &args, &plugins).await?;
     engine.run_workers(shutdown_signal()).await?;
     Ok(())
 }
 
-fn score(args: ScoreArgs) -> anyhow::Result<()> {
+fn score(common: &CommonArgs, args: ScoreArgs) -> anyhow::Result<()> {
+    let plugins = plugins(common)?;
     let options = idem_matching::ScoreCsvOptions {
         csv: args.csv,
         settings: args.settings,
         out: args.out,
         threshold: args.threshold,
         explain: args.explain,
+        functions: plugins.registry(),
     };
     let summary = idem_matching::score_csv(&options)?;
     tracing::info!(?summary, out = %options.out.display(), "Scored.");

@@ -14,15 +14,23 @@
 //!   [`bootstrap_admin`]); the review reads: persons ([`list_persons`], [`get_person`]), potential
 //!   matches ([`list_potential_matches`], [`get_potential_match`]) and the audit trail
 //!   ([`list_events`], [`person_history`]).
+//! * Manual identity edits, each one audited transaction: [`match_person_records`] (a potential
+//!   match), [`split_person`] and [`merge_persons`] (outside potential matches), failing with
+//!   [`EditError`].
+//! * Exports with public ids ([`export_rows`]) and their jobs ([`insert_export_job`]).
 
 mod configs;
+mod edits;
 mod error;
 mod events;
+mod exports;
 mod hash;
 mod ids;
 mod import;
 mod jobs;
 pub mod locks;
+mod matches;
+mod person_edits;
 mod persons;
 mod potential_matches;
 mod records;
@@ -31,10 +39,15 @@ mod search;
 mod users;
 
 pub use configs::{Config, NewConfig, count_configs, get_config, insert_config, list_configs};
+pub use edits::{CONCURRENT_RUN_MESSAGE, Comment, EditError, EditResult};
 pub use error::{Error, Result};
 pub use events::{
     EVENT_TYPES, EventFilter, EventSummary, HistoryEntry, MatchEvent, Performer, PersonAction,
     list_events, person_history,
+};
+pub use exports::{
+    ExportJob, ExportKind, ExportRow, count_potential_match_pairs, export_rows, finish_export_job,
+    get_export_job, insert_export_job,
 };
 pub use hash::{CONTENT_HASH_VERSION, ContentHash, RECORD_FIELDS, content_hash};
 pub use ids::{
@@ -45,6 +58,13 @@ pub use import::{LoadOutcome, load_staged_records};
 pub use jobs::{
     Job, JobCounts, finish_import_job, get_job, insert_import_job, job_of_run, set_job_plugins,
     set_job_run, set_job_source,
+};
+pub use matches::{
+    ManualMatch, MatchOutcome, PersonUpdate, match_person_records, validate_updates,
+};
+pub use person_edits::{
+    EditedPerson, Merge, MergeOutcome, Split, SplitOutcome, VersionedPerson, merge_persons,
+    split_person,
 };
 pub use persons::{Person, PersonRecord, PersonSummary, get_person, list_persons};
 pub use potential_matches::{

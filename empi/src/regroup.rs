@@ -124,6 +124,11 @@ pub async fn touched(tx: &mut PgConnection, new_results: &[Pair]) -> Result<Touc
     .bind(&seeds)
     .execute(&mut *tx)
     .await?;
+    // Temporary tables have no statistics until analysed: without them the joins below are planned
+    // for a handful of rows, whatever the import's size.
+    sqlx::query("ANALYZE regroup_persons")
+        .execute(&mut *tx)
+        .await?;
     loop {
         let groups = sqlx::query(include_str!("queries/regroup/touched_groups.sql"))
             .execute(&mut *tx)
@@ -132,6 +137,9 @@ pub async fn touched(tx: &mut PgConnection, new_results: &[Pair]) -> Result<Touc
         if groups == 0 {
             break;
         }
+        sqlx::query("ANALYZE regroup_groups")
+            .execute(&mut *tx)
+            .await?;
         let persons = sqlx::query(include_str!("queries/regroup/touched_persons.sql"))
             .execute(&mut *tx)
             .await?
@@ -139,6 +147,9 @@ pub async fn touched(tx: &mut PgConnection, new_results: &[Pair]) -> Result<Touc
         if persons == 0 {
             break;
         }
+        sqlx::query("ANALYZE regroup_persons")
+            .execute(&mut *tx)
+            .await?;
     }
     let groups: Vec<i64> = sqlx::query_scalar("SELECT id FROM regroup_groups ORDER BY id")
         .fetch_all(&mut *tx)

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use hashbrown::HashTable;
@@ -38,10 +39,12 @@ pub struct ScoreCsvOptions {
     /// Also write the per-comparison columns (`tf_<col>_l`, `tf_<col>_r`, `bf_<c>`,
     /// `bf_tf_adj_<c>`).
     pub explain: bool,
+    /// The functions the settings may call (built-ins, plus loaded plugins' in `idem score`).
+    pub functions: Arc<FunctionRegistry>,
 }
 
 impl ScoreCsvOptions {
-    /// Options with threshold 0 and no explain columns.
+    /// Options with threshold 0, no explain columns and the built-in functions.
     pub fn new(
         csv: impl Into<PathBuf>,
         settings: impl Into<PathBuf>,
@@ -53,6 +56,7 @@ impl ScoreCsvOptions {
             out: out.into(),
             threshold: 0.0,
             explain: false,
+            functions: Arc::new(FunctionRegistry::with_builtins()),
         }
     }
 }
@@ -433,7 +437,7 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
 
     let t = Instant::now();
     let json = std::fs::read_to_string(&opts.settings).map_err(io_err(&opts.settings))?;
-    let model = Model::from_json(&json, &schema, &FunctionRegistry::with_builtins())?;
+    let model = Model::from_json(&json, &schema, &opts.functions)?;
     summary.compile_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

@@ -94,9 +94,15 @@ pub async fn create_database_if_missing(url: &str) -> Result<bool> {
 }
 
 /// Connects a pool of at most `max_connections` to `url`.
+///
+/// Bulk statements of import runs (loading a million records, regrouping) legitimately take
+/// seconds; a statement is logged as slow only after a minute.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options = url
+        .parse::<sqlx::postgres::PgConnectOptions>()?
+        .log_slow_statements(log::LevelFilter::Warn, std::time::Duration::from_secs(60));
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .connect(url)
+        .connect_with(options)
         .await
 }

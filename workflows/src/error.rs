@@ -12,6 +12,9 @@ pub enum Error {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The workflow engine failed.
+    #[error(transparent)]
+    Engine(#[from] idem_engine::Error),
     /// The EMPI store failed.
     #[error(transparent)]
     Empi(#[from] idem_empi::Error),
@@ -61,7 +64,8 @@ impl Error {
         match self {
             Error::Database(e) | Error::Empi(idem_empi::Error::Database(e)) => db_retryable(e),
             Error::Io { .. } | Error::StorageTransient(_) => true,
-            Error::Empi(_)
+            Error::Engine(_)
+            | Error::Empi(_)
             | Error::Source(_)
             | Error::Input(_)
             | Error::Config(_)

@@ -4,9 +4,11 @@
 //! * [`import`]: fetch and validate the source, stage its rows with `COPY`, load new records and
 //!   persons, score them against every record, match (auto-matches and potential matches), finish.
 //!   Each step is idempotent and reports progress; a failed run resumes from its failed step.
+//! * [`export`]: write the crosswalk or the potential-match pairs as CSV (public ids) to a sink.
 //! * [`storage`]: sources and sinks on S3, local files and uploads stored in the database.
 
 mod error;
+pub mod export;
 pub mod import;
 pub mod storage;
 
@@ -30,5 +32,9 @@ pub struct Services {
 
 /// Every workflow of this crate, to register with the engine.
 pub fn workflows(services: Services) -> Vec<Workflow> {
-    vec![import::workflow(Arc::new(services))]
+    let services = Arc::new(services);
+    vec![
+        import::workflow(Arc::clone(&services)),
+        export::workflow(services),
+    ]
 }

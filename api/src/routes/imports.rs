@@ -11,9 +11,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::TryStreamExt;
 use idem_empi::{ConfigId, JobId};
-use idem_engine::StartOptions;
-use idem_workflows::import::{IMPORT_WORKFLOW, ImportInput};
-use idem_workflows::storage::{Location, store_upload};
+use idem_workflows::import::{ImportSource, NoUpload};
+use idem_workflows::storage::Location;
 use serde_json::{Value, json};
 
 use super::body::{content_type, json_object};
@@ -28,15 +27,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/jobs/{id}", get(read_job))
         .route("/data-sources", get(data_sources))
 }
-
-/// Where the rows come from.
-enum Source<S> {
-    Uri(String),
-    Upload { filename: String, stream: S },
-}
-
-/// The stream type of a source without an upload.
-type NoUpload = futures::stream::Empty<Result<Bytes, std::io::Error>>;
 
 fn config_id(raw: Option<&str>) -> ApiResult<ConfigId> {
     let raw = raw.ok_or_else(|| {
@@ -133,7 +123,7 @@ pub(crate) async fn import(
             }
         }
     };
-    start_import(&state, config, Source::<NoUpload>::Uri(raw), key).await
+    start_import(&state, config, ImportSource::<NoUpload>::Uri(raw), key).await
 }
 
 async fn import_multipart(
@@ -165,8 +155,13 @@ async fn import_multipart(
                 };
                 let filename = field.file_name().unwrap_or("upload.csv").to_owned();
                 let stream = field.map_err(std::io::Error::other);
-                return start_import(&state, config, Source::Upload { filename, stream }, key)
-                    .await;
+                return start_import(
+                    &state,
+                    config,
+                    ImportSource::Upload { filename, stream },
+                    key,
+                )
+                .await;
             }
             other => {
                 return Err(ApiError::Validation(vec![Detail::field(
@@ -187,67 +182,36 @@ async fn import_multipart(
     )]))
 }
 
-/// Creates the job and starts its run in one transaction (with the upload, if any).
+/// Checks the config and starts the import.
 async fn start_import<S>(
     state: &AppState,
     config: ConfigId,
-    source: Source<S>,
+    source: ImportSource<S>,
     key: Option<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)>
 where
     S: futures::Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
 {
-    let pool = state.engine.pool();
-    if idem_empi::get_config(pool, config).await?.is_none() {
+    if idem_empi::get_config(state.engine.pool(), config)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::Validation(vec![Detail::field(
             "config_id",
             format!("Config {config} does not exist"),
         )]));
     }
-    let mut tx = pool.begin().await?;
-    let job = match source {
-        Source::Uri(uri) => idem_empi::insert_import_job(&mut *tx, config, &uri).await?,
-        Source::Upload { filename, stream } => {
-            let job = idem_empi::insert_import_job(&mut *tx, config, "upload:").await?;
-            let bytes = store_upload(&mut tx, job.0, stream)
-                .await
-                .map_err(|e| ApiError::Validation(vec![Detail::field("file", e.to_string())]))?;
-            idem_empi::set_job_source(&mut *tx, job, &Location::upload_uri(job.0, &filename))
-                .await?;
-            tracing::info!(%job, bytes, "Upload stored.");
-            job
-        }
-    };
-    let started = state
-        .engine
-        .start_in(
-            &mut tx,
-            IMPORT_WORKFLOW,
-            &ImportInput { job_id: job },
-            StartOptions {
-                idempotency_key: key,
-            },
-        )
-        .await?;
-    if !started.created {
-        tx.rollback().await?;
-        let existing =
-            idem_empi::job_of_run(pool, started.run_id)
-                .await?
-                .ok_or(ApiError::Conflict(
-                    "The Idempotency-Key names a run that is not an import".into(),
-                ))?;
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({ "job_id": existing, "run_id": started.run_id })),
-        ));
-    }
-    idem_empi::set_job_run(&mut *tx, job, started.run_id).await?;
-    tx.commit().await?;
-    tracing::info!(%job, run_id = %started.run_id, "Import started.");
+    let started = idem_workflows::import::start_import(&state.engine, config, source, key)
+        .await
+        .map_err(|e| match e {
+            idem_workflows::Error::Io { .. } => {
+                ApiError::Validation(vec![Detail::field("file", e.to_string())])
+            }
+            other => ApiError::Internal(Box::new(other)),
+        })?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "job_id": job, "run_id": started.run_id })),
+        Json(json!({ "job_id": started.job_id, "run_id": started.run_id })),
     ))
 }
 

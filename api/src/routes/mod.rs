@@ -5,11 +5,14 @@ mod body;
 mod configs;
 mod events;
 mod explain;
+mod exports;
 mod format;
 mod health;
 mod imports;
+mod matches;
 mod openapi;
 mod persons;
+mod plugins;
 mod potential_matches;
 mod query;
 mod runs;
@@ -30,12 +33,15 @@ pub fn app(state: AppState) -> Router {
     // Everything but the health check needs an authenticated user.
     let protected = Router::new()
         .merge(runs::routes())
+        .merge(matches::routes())
+        .merge(exports::routes())
         .merge(configs::routes())
         .merge(imports::routes())
         .merge(persons::routes())
         .merge(potential_matches::routes())
         .merge(events::routes())
         .merge(users::routes())
+        .merge(plugins::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,

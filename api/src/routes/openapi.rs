@@ -43,8 +43,14 @@ pub(crate) const DOCS_PATH: &str = "/api/v1/docs";
         super::imports::import,
         super::imports::read_job,
         super::imports::data_sources,
+        super::plugins::list,
         super::users::list,
         super::users::set_role,
+        super::matches::create_match,
+        super::matches::split,
+        super::matches::merge,
+        super::exports::person_records,
+        super::exports::potential_matches,
     ),
     modifiers(&BearerAuth)
 )]

@@ -183,6 +183,7 @@ async fn oidc_app(pool: &PgPool, config: OidcConfig) -> Router {
         engine,
         auth: Auth::oidc(config).expect("OIDC auth"),
         functions: Arc::new(idem_matching::FunctionRegistry::with_builtins()),
+        plugins: Arc::new(idem_plugin_host::Plugins::builtins_only()),
     })
 }
 
@@ -282,6 +283,9 @@ async fn bad_tokens_are_401_and_good_ones_identify_the_user(pool: PgPool) {
     // Authentication runs before routing to methods: a POST-only route without a token is 401.
     let post_only = call(&app, "GET", "/api/v1/users/u_1", &[], None).await;
     assert_eq!(post_only.status, StatusCode::UNAUTHORIZED);
+    // The plugin list is protected like every resource.
+    let plugins = call(&app, "GET", "/api/v1/plugins", &[], None).await;
+    assert_unauthorized(&plugins, "Missing JWT", "plugins without a token");
 
     let hs256_with_public_key = {
         let mut header = Header::new(Algorithm::HS256);

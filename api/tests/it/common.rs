@@ -1,5 +1,6 @@
 //! Request helpers: `app(state).oneshot(req)` and JSON bodies.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -8,6 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use idem_api::AppState;
 use idem_engine::{Engine, EngineConfig, StepContext, StepError, Workflow};
+use idem_plugin_host::Plugins;
 use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -35,13 +37,19 @@ pub async fn engine(pool: &PgPool) -> Engine {
 }
 
 pub async fn app(engine: &Engine) -> Router {
+    app_with_plugins(engine, Plugins::builtins_only()).await
+}
+
+/// The app with these plugins' functions available to settings.
+pub async fn app_with_plugins(engine: &Engine, plugins: Plugins) -> Router {
     let auth = idem_api::auth::Auth::disabled(engine.pool())
         .await
         .expect("local user");
     idem_api::app(AppState {
         engine: engine.clone(),
         auth,
-        functions: std::sync::Arc::new(idem_matching::FunctionRegistry::with_builtins()),
+        functions: plugins.registry(),
+        plugins: Arc::new(plugins),
     })
 }
 
@@ -75,11 +83,22 @@ pub async fn send(app: &Router, method: &str, uri: &str) -> Response {
 
 /// Sends a JSON body.
 pub async fn send_json(app: &Router, method: &str, uri: &str, body: &Value) -> Response {
+    send_body(app, method, uri, "application/json", body.to_string()).await
+}
+
+/// Sends a body with the given content type.
+pub async fn send_body(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    content_type: &str,
+    body: String,
+) -> Response {
     let request = Request::builder()
         .method(method)
         .uri(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
         .unwrap();
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
@@ -107,14 +126,18 @@ pub fn database_url(pool: &PgPool) -> String {
 
 /// An engine with the EMPI workflows (built-in functions, no plugins), migrations applied.
 pub async fn empi_engine(pool: &PgPool) -> Engine {
+    empi_engine_with(pool, &Plugins::builtins_only()).await
+}
+
+/// An engine with the EMPI workflows scoring with `plugins`' functions, migrations applied.
+pub async fn empi_engine_with(pool: &PgPool, plugins: &Plugins) -> Engine {
     idem_migrations::migrate(pool)
         .await
         .expect("migrations apply");
-    let functions = std::sync::Arc::new(idem_matching::FunctionRegistry::with_builtins());
     let workflows = idem_workflows::workflows(idem_workflows::Services {
         storage: idem_workflows::storage::Storage::new(Default::default()),
-        functions,
-        plugins: Value::Array(Vec::new()),
+        functions: plugins.registry(),
+        plugins: plugins.manifest(),
     });
     let config = EngineConfig {
         workers: 2,
@@ -313,4 +336,20 @@ impl WorkerProcess {
             .expect("idem worker starts");
         WorkerProcess(child)
     }
+}
+
+/// A database with the potential-match fixture (`fixtures/potential_matches.sql`) and the local user.
+pub async fn with_potential_matches(pool: &PgPool) -> (Engine, Router) {
+    let engine = empi_engine(pool).await;
+    sqlx::raw_sql(include_str!("fixtures/potential_matches.sql"))
+        .execute(pool)
+        .await
+        .expect("fixture loads");
+    let app = app(&engine).await;
+    (engine, app)
+}
+
+/// The public id of fixture person `n`.
+pub fn p(n: u8) -> String {
+    format!("p_00000000-0000-4000-8000-00000000000{n}")
 }

@@ -457,6 +457,8 @@ async fn febrl_from_s3_gives_splinks_clusters_after_a_resumed_fetch(pool: PgPool
     )
     .await;
     assert_eq!(done["potential_matches"], pending);
+    // Must-show 6: the potential-match export of the febrl run to S3 reads back equal.
+    crate::exports::assert_potential_match_export_round_trips(&app, &s3, &pool).await;
     // Nothing of the run is left behind.
     assert_eq!(
         count(&pool, "SELECT count(*) FROM person_record_staging").await,
@@ -630,4 +632,192 @@ async fn a_second_import_rebuilds_only_the_groups_it_touches(pool: PgPool) {
         (json!(0), json!(1), json!(0))
     );
     assert_eq!(groups(pool.clone()).await, after);
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_demo_and_the_import_command_run_end_to_end(pool: PgPool) {
+    let url = database_url(&pool);
+    let dir = tempdir("demo");
+    let demo = std::process::Command::new(env!("CARGO_BIN_EXE_idem"))
+        .args(["demo", "--rows", "2000", "--dir"])
+        .arg(&dir)
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("idem demo runs");
+    let stdout = String::from_utf8_lossy(&demo.stdout);
+    assert!(
+        demo.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    assert!(stdout.contains("Import job_1 succeeded"), "{stdout}");
+    assert!(stdout.contains("time per step: fetch"), "{stdout}");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM person_records").await,
+        2000
+    );
+    let persons = count(&pool, "SELECT count(*) FROM persons WHERE deleted IS NULL").await;
+    assert!(persons < 2000, "duplicates were auto-matched: {persons}");
+    let pending = count(
+        &pool,
+        "SELECT count(*) FROM match_groups WHERE matched IS NULL AND deleted IS NULL",
+    )
+    .await;
+    assert!(pending > 0, "some pairs are left for review");
+
+    // `idem import --wait` with the stored config: the same file adds nothing.
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_idem"))
+        .arg("import")
+        .arg(dir.join("demo-records.csv"))
+        .args(["--config", "cfg_1", "--wait"])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("idem import runs");
+    let stdout = String::from_utf8_lossy(&import.stdout);
+    assert!(import.status.success(), "{stdout}");
+    assert!(stdout.contains("Import job_2 succeeded"), "{stdout}");
+    assert!(
+        stdout.contains("records loaded 0, duplicates skipped 2000"),
+        "{stdout}"
+    );
+}
+
+/// A multipart body with a `config_id` part and a `file` part.
+fn multipart(config: &str, filename: &str, content: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "idem-test-boundary-7d3f";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"config_id\"\r\n\r\n{config}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+             Content-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(app: &axum::Router, config: &str, key: &str) -> crate::common::Response {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let content = std::fs::read(shared("data/raw-person-records.csv")).unwrap();
+    let (content_type, body) = multipart(config, "raw-person-records.csv", &content);
+    let request = Request::builder()
+        .method("POST")
+        .uri("/api/v1/person-records/import")
+        .header("content-type", content_type)
+        .header("idempotency-key", key)
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    crate::common::Response {
+        status,
+        json: serde_json::from_slice(&bytes).unwrap(),
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn configs_are_validated_and_uploads_are_kept_until_the_run_ends(pool: PgPool) {
+    let engine = empi_engine(&pool).await;
+    let app = app(&engine).await;
+
+    // Config validation: thresholds, and every settings problem with its JSON path.
+    let mut settings = simple_settings();
+    settings["comparisons"][0]["comparison_levels"][1]["sql_condition"] =
+        json!("nickname_match(first_name_l, first_name_r) >= 1");
+    settings["comparisons"][1]["comparison_levels"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("m_probability");
+    let bad = send_json(
+        &app,
+        "POST",
+        "/api/v1/config",
+        &json!({"potential_match_threshold": 0.9, "auto_match_threshold": 0.5,
+                "splink_settings": settings, "colour": "red"}),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let details = bad.json["error"]["details"].as_array().unwrap().clone();
+    let fields: Vec<&str> = details
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"colour"), "{details:?}");
+    assert!(fields.contains(&"auto_match_threshold"), "{details:?}");
+    let text = serde_json::to_string(&details).unwrap();
+    assert!(
+        text.contains("splink_settings.comparisons[0].comparison_levels[1]"),
+        "{text}"
+    );
+    assert!(text.contains("nickname_match"), "{text}");
+    assert!(
+        text.contains("splink_settings.comparisons[1].comparison_levels[1]"),
+        "{text}"
+    );
+    let missing = send_json(&app, "POST", "/api/v1/config", &json!({})).await;
+    assert_eq!(
+        missing.json["error"]["details"],
+        json!([
+            {"field": "potential_match_threshold", "message": "This field is required."},
+            {"field": "auto_match_threshold", "message": "This field is required."},
+            {"field": "splink_settings", "message": "This field is required."}
+        ])
+    );
+    let config = create_config(&app, &simple_settings(), 0.05, 0.8).await;
+    assert_eq!(config, "cfg_1");
+    let listed = send(&app, "GET", "/api/v1/configs").await;
+    assert_eq!(listed.json["pagination"]["total_count"], 1);
+    assert_eq!(listed.json["configs"][0]["id"], "cfg_1");
+    let one = send(&app, "GET", "/api/v1/configs/cfg_1").await;
+    assert_eq!(one.json["config"]["auto_match_threshold"], 0.8);
+    assert_eq!(one.json["config"]["splink_settings"], simple_settings());
+    assert_eq!(
+        send(&app, "GET", "/api/v1/configs/cfg_2").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(&app, "GET", "/api/v1/configs/2").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // An upload is stored with its job before any worker runs; the same Idempotency-Key returns the
+    // same job and run without storing anything again.
+    let first = upload(&app, &config, "k-1").await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.json);
+    let again = upload(&app, &config, "k-1").await;
+    assert_eq!(again.json, first.json);
+    assert_eq!(count(&pool, "SELECT count(*) FROM jobs").await, 1);
+    assert!(count(&pool, "SELECT count(*) FROM import_upload_chunks").await > 0);
+    let job = first.json["job_id"].as_str().unwrap();
+    let pending = send(&app, "GET", &format!("/api/v1/jobs/{job}")).await;
+    assert_eq!(pending.json["job"]["status"], "new");
+    assert_eq!(
+        pending.json["job"]["source_uri"],
+        "upload:1:raw-person-records.csv"
+    );
+
+    let _workers = spawn_workers(&engine);
+    let done = wait_job(&app, job, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["records_loaded"], 6);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM import_upload_chunks").await,
+        0
+    );
+    let sources = send(&app, "GET", "/api/v1/data-sources").await;
+    assert_eq!(
+        sources.json,
+        json!({"data_sources": [{"name": "example-ds"}]})
+    );
+    let unknown = send(&app, "GET", "/api/v1/jobs/job_99").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }

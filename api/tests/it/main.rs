@@ -8,9 +8,13 @@
 mod auth;
 mod common;
 mod events;
+mod exports;
 mod imports;
+mod matches;
 mod openapi;
+mod person_edits;
 mod persons;
+mod plugins;
 mod potential_matches;
 mod review_fixture;
 mod runs;

@@ -32,8 +32,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/person-records/import"),
     ("get", "/api/v1/jobs/{id}"),
     ("get", "/api/v1/data-sources"),
+    ("get", "/api/v1/plugins"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users/{id}"),
+    ("post", "/api/v1/matches"),
+    ("post", "/api/v1/persons/{id}/split"),
+    ("post", "/api/v1/persons/merge"),
+    ("post", "/api/v1/person-records/export"),
+    ("post", "/api/v1/potential-matches/export"),
 ];
 
 async fn fetch(app: &Router, method: &str, uri: &str) -> (StatusCode, HeaderMap, Bytes) {

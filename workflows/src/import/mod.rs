@@ -21,6 +21,7 @@ mod matching;
 mod score;
 mod source;
 mod stage;
+mod start;
 
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ use idem_engine::Workflow;
 use serde::{Deserialize, Serialize};
 
 use crate::Services;
+
+pub use start::{ImportSource, NoUpload, StartedImport, start_import};
 
 /// The name of the import workflow.
 pub const IMPORT_WORKFLOW: &str = "import-person-records";
