@@ -2,7 +2,14 @@
 //! delay from `start` to the first step running.
 //!
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p idem-engine --bench overhead`
-//! (uses and drops a database `idem_bench_engine`; `BENCH_RUNS` overrides the 10,000 runs).
+//! (uses and drops a database `idem_bench_engine`; `BENCH_RUNS` overrides the 10,000 runs, `BENCH_PROCESSES`
+//! runs that many engines, each with its own apalis worker, standing in for worker processes;
+//! `BENCH_WORKERS`, e.g. `4`, measures only those worker counts instead of `1,4`).
+//!
+//! Besides wall-clock throughput, which depends on how loaded the (shared) machine is, it reports the CPU
+//! time spent per step by this process and by the PostgreSQL backends of the benchmark database (from
+//! `/proc`, Linux only): that figure hardly moves with the load, so it compares two versions of the engine
+//! even when the wall-clock figures are noisy.
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
 #[allow(
@@ -50,7 +57,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     idem_migrations::migrate(&pool).await?;
 
     println!("engine overhead: {runs} runs x 3 no-op steps");
-    for workers in [1usize, 4] {
+    let worker_counts: Vec<usize> = std::env::var("BENCH_WORKERS")
+        .unwrap_or_else(|_| "1,4".into())
+        .split(',')
+        .map(|w| w.trim().parse())
+        .collect::<Result<_, _>>()?;
+    for workers in worker_counts {
         let config = EngineConfig {
             workers,
             batch_size: 16,
@@ -91,6 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             async move { engine.run_workers(stop).await }
         });
         let t0 = Instant::now();
+        let cpu0 = cpu_ticks(&pool).await?;
         loop {
             let left: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM workflow_runs WHERE status <> 'succeeded'",
@@ -104,12 +117,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let drain = t0.elapsed();
+        let cpu1 = cpu_ticks(&pool).await?;
+        let per_step = |ticks: u64| ticks as f64 * 1e6 / CLOCK_TICKS_PER_SEC / (runs * 3) as f64;
         println!(
             "  workers={workers}: start {runs} runs {:.2}s ({:.0} runs/s); drain {:.2}s = {:.0} steps/s",
             enqueue.as_secs_f64(),
             runs as f64 / enqueue.as_secs_f64(),
             drain.as_secs_f64(),
             (runs * 3) as f64 / drain.as_secs_f64()
+        );
+        println!(
+            "  workers={workers}: cpu per step: engine {:.0} us, postgres backends {:.0} us",
+            per_step(cpu1.own - cpu0.own),
+            per_step(cpu1.backends_since(&cpu0)),
         );
 
         // Latency from start to the first step running, on idle workers.
@@ -156,4 +176,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .execute(&admin)
         .await?;
     Ok(())
+}
+
+/// `sysconf(_SC_CLK_TCK)`, the unit of the CPU times in `/proc/<pid>/stat`: 100 on every Linux platform
+/// this runs on.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+/// CPU time (user + system, in clock ticks) of this process and of each PostgreSQL backend connected to
+/// the benchmark database.
+struct CpuTicks {
+    own: u64,
+    backends: std::collections::HashMap<i32, u64>,
+}
+
+impl CpuTicks {
+    /// Backend CPU spent since `earlier` (a backend that connected meanwhile counts from zero).
+    fn backends_since(&self, earlier: &CpuTicks) -> u64 {
+        self.backends
+            .iter()
+            .map(|(pid, t)| t - earlier.backends.get(pid).copied().unwrap_or(0))
+            .sum()
+    }
+}
+
+async fn cpu_ticks(pool: &sqlx::PgPool) -> Result<CpuTicks, Box<dyn std::error::Error>> {
+    fn ticks(pid: &str) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    }
+    let pids: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(CpuTicks {
+        own: ticks("self").unwrap_or(0),
+        backends: pids
+            .into_iter()
+            .map(|pid| (pid, ticks(&pid.to_string()).unwrap_or(0)))
+            .collect(),
+    })
 }

@@ -34,8 +34,11 @@
 //!   in that same statement (lease and attempt row included) and runs it at once, with no queue round trip;
 //!   if it dies, the lease expires and the reaper queues the step like any other lost attempt. A worker that
 //!   is shutting down queues the next step instead (`apalis_postgres::queries::push_tasks` on the same
-//!   connection). The acknowledgement comes after the commit; a crash in between re-delivers a task that is
-//!   then stale.
+//!   connection). A delivered task is acknowledged by the statement that claims its step (apalis's own
+//!   acknowledgement, a transaction per batch, is off): once the step row says "attempt *n* running", a
+//!   task for attempt *n* is stale whatever happens next. If the claim cannot be committed (the database
+//!   is unreachable) the worker retries it; a worker that stops meanwhile leaves the task locked to it, and
+//!   apalis gives it to another worker once this one's heartbeat has lapsed.
 //! - **One duplicate idempotency key rejects a whole bulk push**: idem never uses apalis's keys; run
 //!   idempotency keys live on `workflow_runs` (`ON CONFLICT DO NOTHING` returns the existing run), and tasks
 //!   are pushed one transaction at a time.

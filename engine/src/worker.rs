@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{BoxDynError, Data, TaskId, WorkerBuilder, WorkerBuilderExt};
 use apalis_core::backend::ext::poll_strategy::{PollWith, Strategy};
 use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
 use serde_json::Value;
@@ -74,7 +74,9 @@ impl Engine {
             .missed_heartbeats(3)
             // idem's step rows say what is running; apalis's extra lock write per task is not needed (a
             // fetched task is already locked to this worker as `Queued`).
-            .lock_tasks(false);
+            .lock_tasks(false)
+            // The claim statement acknowledges the task in the same transaction (see `claim_step.sql`).
+            .persist_results(false);
         // LISTEN/NOTIFY picks up new tasks at once; the interval picks up delayed retries, whose insert
         // does not notify.
         let strategy = Strategy::new()
@@ -204,23 +206,35 @@ impl Engine {
     }
 
     /// Runs one delivered task, and then the run's following steps for as long as they succeed and the
-    /// process is not shutting down. Errors returned here are infrastructure errors (the database is
-    /// unreachable); apalis then re-delivers the task, and the step row decides again whether it is current.
+    /// process is not shutting down. `task_id` is the apalis task, acknowledged by the claim itself.
+    ///
+    /// Errors returned here are infrastructure errors (the database is unreachable). Before the claim
+    /// commits they are retried here with a capped backoff: apalis keeps an unacknowledged task locked to
+    /// this worker, and gives it to another worker only once this one stops heartbeating (which a
+    /// shutdown does). After the claim, a step whose outcome cannot be recorded keeps its lease until it
+    /// expires, and the reaper queues it again.
     async fn execute(
         &self,
         task: StepTask,
+        task_id: &str,
         worker: &str,
         shutdown: &CancellationToken,
     ) -> Result<()> {
-        let config = &self.inner.config;
-        let claimed = sqlx::query(include_str!("queries/claim_step.sql"))
-            .bind(task.run_id)
-            .bind(task.step as i32)
-            .bind(task.attempt as i32)
-            .bind(worker)
-            .bind(config.lease.as_secs_f64())
-            .fetch_optional(&self.inner.pool)
-            .await?;
+        let mut backoff = Duration::from_millis(100);
+        let claimed = loop {
+            match self.claim(task, task_id, worker).await {
+                Ok(claimed) => break claimed,
+                Err(error) if !shutdown.is_cancelled() => {
+                    tracing::warn!(%error, run_id = %task.run_id, step = task.step, "Claiming a step failed; will try again.");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Err(error),
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(error) => return Err(error),
+            }
+        };
         let Some(row) = claimed else {
             tracing::debug!(run_id = %task.run_id, step = task.step, attempt = task.attempt, "Stale delivery ignored.");
             return Ok(());
@@ -240,6 +254,25 @@ impl Engine {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Claims the attempt a task asks for and acknowledges the task, in one statement; `None` when the
+    /// delivery is stale.
+    async fn claim(
+        &self,
+        task: StepTask,
+        task_id: &str,
+        worker: &str,
+    ) -> Result<Option<sqlx::postgres::PgRow>> {
+        Ok(sqlx::query(include_str!("queries/claim_step.sql"))
+            .bind(task.run_id)
+            .bind(task.step as i32)
+            .bind(task.attempt as i32)
+            .bind(worker)
+            .bind(self.inner.config.lease.as_secs_f64())
+            .bind(task_id)
+            .fetch_optional(&self.inner.pool)
+            .await?)
     }
 
     /// Runs one claimed attempt and records its outcome; returns the next step's attempt when this worker
@@ -390,7 +423,9 @@ impl Engine {
     }
 
     /// The success path, the hot one: one statement records the checkpoint and claims (or queues) the next
-    /// step; a queued step's task is inserted in the same transaction.
+    /// step. Claiming the next step here, or finishing the run, is that one statement alone (it is atomic
+    /// without a transaction around it, which would cost two more round trips); a queued step's task is
+    /// inserted in a transaction with it.
     async fn complete(
         &self,
         task: StepTask,
@@ -398,44 +433,52 @@ impl Engine {
         output: &Value,
         continue_here: bool,
     ) -> Result<Option<(StepTask, String, i32)>> {
-        let mut tx = self.inner.pool.begin().await?;
-        let row = sqlx::query(include_str!("queries/complete_step.sql"))
+        let query = sqlx::query(include_str!("queries/complete_step.sql"))
             .bind(task.run_id)
             .bind(task.step as i32)
             .bind(task.attempt as i32)
             .bind(worker)
             .bind(output)
             .bind(continue_here)
-            .bind(self.inner.config.lease.as_secs_f64())
-            .fetch_one(&mut *tx)
-            .await?;
+            .bind(self.inner.config.lease.as_secs_f64());
+        let mut tx = None;
+        let row = if continue_here {
+            query.fetch_one(&self.inner.pool).await?
+        } else {
+            query
+                .fetch_one(&mut **tx.insert(self.inner.pool.begin().await?))
+                .await?
+        };
         if !row.get::<bool, _>("owned") {
             tracing::warn!("Attempt finished after losing its lease; its outcome is discarded.");
             return Ok(None);
         }
         tracing::info!("Step attempt succeeded.");
-        let Some(attempts) = row.get::<Option<i32>, _>("next_attempts") else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let step = task.step + 1;
-        if continue_here {
-            tx.commit().await?;
-            let next = StepTask {
+        let next = row
+            .get::<Option<i32>, _>("next_attempts")
+            .map(|attempts| StepTask {
                 run_id: task.run_id,
-                step,
+                step: task.step + 1,
                 attempt: attempts as u32,
-            };
-            return Ok(Some((next, row.get("next_name"), row.get("next_base"))));
+            });
+        match (next, tx) {
+            (Some(next), None) => Ok(Some((next, row.get("next_name"), row.get("next_base")))),
+            (Some(next), Some(mut tx)) => {
+                let queued = StepTask {
+                    attempt: next.attempt + 1,
+                    ..next
+                };
+                enqueue(&mut tx, &self.inner.config.queue, queued, None).await?;
+                tx.commit().await?;
+                Ok(None)
+            }
+            (None, tx) => {
+                if let Some(tx) = tx {
+                    tx.commit().await?;
+                }
+                Ok(None)
+            }
         }
-        let next = StepTask {
-            run_id: task.run_id,
-            step,
-            attempt: attempts as u32 + 1,
-        };
-        enqueue(&mut tx, &self.inner.config.queue, next, None).await?;
-        tx.commit().await?;
-        Ok(None)
     }
 
     /// The failure path: cancelled, retry after a backoff, or fail the run.
@@ -556,8 +599,6 @@ async fn fail_run(conn: &mut sqlx::PgConnection, run_id: uuid::Uuid, error: &str
     Ok(())
 }
 
-/// The apalis handler. It always acknowledges after the outcome is committed in idem's tables; only an
-/// infrastructure error is returned to apalis (which re-delivers the task).
 /// What the apalis handler needs: the engine, and the process's shutdown signal (after which a worker
 /// finishes its current step but claims no further one).
 #[derive(Clone)]
@@ -577,12 +618,16 @@ struct Claimed {
     input: Option<Value>,
 }
 
+/// The apalis handler. The claim acknowledges the task (apalis's own acknowledgement, a transaction of its
+/// own per batch, is off); an error returned here is an infrastructure error, logged.
 async fn handle_task(
     task: StepTask,
+    task_id: TaskId,
     data: Data<WorkerData>,
     worker: apalis::prelude::WorkerContext,
 ) -> Result<(), BoxDynError> {
-    data.engine.execute(task, worker.name(), &data.shutdown).await.map_err(|e| {
+    let task_id = task_id.to_string();
+    data.engine.execute(task, &task_id, worker.name(), &data.shutdown).await.map_err(|e| {
         tracing::error!(error = %e, run_id = %task.run_id, step = task.step, "Step task failed to run.");
         Box::new(e) as BoxDynError
     })

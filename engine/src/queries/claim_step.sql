@@ -1,7 +1,17 @@
--- Claims attempt $3 of step $2 of run $1 for worker $4 with a lease of $5 seconds. Returns no row when the
--- delivery is stale (the step is not queued for exactly this attempt, or the run is no longer active), so a
--- duplicate or late queue delivery is acknowledged without running anything.
-WITH s AS (
+-- Claims attempt $3 of step $2 of run $1 for worker $4 with a lease of $5 seconds, and acknowledges the
+-- queue task $6 that delivered it. Returns no row when the delivery is stale (the step is not queued for
+-- exactly this attempt, or the run is no longer active), so a duplicate or late queue delivery is
+-- acknowledged without running anything.
+--
+-- The acknowledgement commits with the claim: once the step row says "attempt n running", a task for
+-- attempt n is stale whatever happens next (a worker that dies mid-step loses its lease and the reaper
+-- queues a new task), so the task has done its job. `ack` runs whether or not the claim matched (a
+-- data-modifying WITH query always runs to completion).
+WITH ack AS (
+    UPDATE apalis.jobs
+    SET status = 'Done', done_at = now(), attempts = attempts + 1
+    WHERE id = $6 AND lock_by = $4 AND status IN ('Queued', 'Running')
+), s AS (
     UPDATE workflow_steps s
     SET status = 'running',
         attempts = $3,

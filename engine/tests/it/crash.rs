@@ -87,6 +87,13 @@ async fn a_killed_workers_step_is_finished_by_another_process(pool: PgPool) {
         effects(&pool, started.run_id, "begin").await,
         vec![(1, first_pid)]
     );
+    // Each queue task was acknowledged by the claim that used it, the killed worker's too: the run took
+    // the first task and the reaper's task for attempt 2, and apalis has nothing left to re-deliver.
+    let tasks: Vec<String> = sqlx::query_scalar("SELECT status FROM apalis.jobs ORDER BY status")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tasks, ["Done", "Done"]);
 
     // One trace across both processes: every step span is a child of the stored run span.
     let (trace_id, run_span_id) = parse_traceparent(run.traceparent.as_deref().unwrap());

@@ -331,8 +331,9 @@ async fn done_queue_tasks_are_purged_after_the_retention(pool: PgPool) {
         status_is("succeeded"),
     )
     .await;
-    // Acknowledgements are written asynchronously by apalis: wait until no task is outstanding. (The
-    // worker that finished a step ran the next one itself, so the run needed a single task.)
+    // The claim acknowledges a task (in the claim's own statement, so this wait is short): wait until no
+    // task is outstanding. (The worker that finished a step ran the next one itself, so the run needed a
+    // single task.)
     let statuses = || async {
         sqlx::query_scalar::<_, String>("SELECT status FROM apalis.jobs ORDER BY status")
             .fetch_all(&pool)
