@@ -435,8 +435,8 @@ async fn apply_moves(
     )
     .bind(&receivers)
     .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "INSERT INTO person_actions (match_event_id, match_group_id, person_id, person_record_id, type) \
          SELECT $1, t.g, x.person, t.id, x.type \
