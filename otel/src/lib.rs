@@ -82,6 +82,10 @@ pub fn init(config: &OtelConfig) -> Result<TelemetryGuard> {
             .build(),
     );
     if let Some(endpoint) = &config.otlp_endpoint {
+        // The exporter's HTTP client is reqwest with rustls and no bundled crypto provider (the workspace
+        // avoids aws-lc): it needs the process-wide provider, ring, as sqlx and the S3 client use. Already
+        // installed is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_endpoint(traces_url(endpoint))
