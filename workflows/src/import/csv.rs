@@ -180,86 +180,53 @@ impl<R: BufRead> CsvReader<R> {
             let mut newlines = 0u64;
             for &b in buf {
                 used += 1;
-                match state {
-                    State::FieldStart | State::Unquoted => match b {
-                        b'"' if state == State::FieldStart => {
-                            state = State::Quoted;
-                            quoted = true;
-                            quote_line = base + newlines;
+                match (state, b) {
+                    (State::Quoted, b'"') => state = State::QuoteInQuoted,
+                    (State::Quoted, _) => {
+                        if b == b'\n' {
+                            newlines += 1;
                         }
-                        b',' => {
-                            record.fields.push(Field {
-                                start: field_start,
-                                end: record.bytes.len(),
-                                quoted,
-                            });
+                        record.bytes.push(b);
+                    }
+                    (State::QuoteInQuoted, b'"') => {
+                        record.bytes.push(b'"');
+                        state = State::Quoted;
+                    }
+                    (State::FieldStart, b'"') => {
+                        state = State::Quoted;
+                        quoted = true;
+                        quote_line = base + newlines;
+                    }
+                    // A field ends (unquoted, or right after its closing quote).
+                    (_, b',' | b'\n' | b'\r') => {
+                        record.fields.push(Field {
+                            start: field_start,
+                            end: record.bytes.len(),
+                            quoted,
+                        });
+                        if b == b',' {
                             field_start = record.bytes.len();
                             quoted = false;
                             state = State::FieldStart;
-                        }
-                        b'\n' | b'\r' => {
-                            record.fields.push(Field {
-                                start: field_start,
-                                end: record.bytes.len(),
-                                quoted,
-                            });
+                        } else {
                             newlines += 1;
                             if b == b'\r' {
                                 state = State::AfterCr;
                             }
                             done = true;
                             break;
-                        }
-                        _ => {
-                            record.bytes.push(b);
-                            state = State::Unquoted;
-                        }
-                    },
-                    State::Quoted => {
-                        if b == b'"' {
-                            state = State::QuoteInQuoted;
-                        } else {
-                            if b == b'\n' {
-                                newlines += 1;
-                            }
-                            record.bytes.push(b);
                         }
                     }
-                    State::QuoteInQuoted => match b {
-                        b'"' => {
-                            record.bytes.push(b'"');
-                            state = State::Quoted;
-                        }
-                        b',' => {
-                            record.fields.push(Field {
-                                start: field_start,
-                                end: record.bytes.len(),
-                                quoted,
-                            });
-                            field_start = record.bytes.len();
-                            quoted = false;
-                            state = State::FieldStart;
-                        }
-                        b'\n' | b'\r' => {
-                            record.fields.push(Field {
-                                start: field_start,
-                                end: record.bytes.len(),
-                                quoted,
-                            });
-                            newlines += 1;
-                            if b == b'\r' {
-                                state = State::AfterCr;
-                            }
-                            done = true;
-                            break;
-                        }
-                        _ => {
-                            return Err(CsvError::AfterQuote {
-                                line: base + newlines,
-                            });
-                        }
-                    },
-                    State::AfterCr => unreachable!("AfterCr ends the record"),
+                    (State::QuoteInQuoted, _) => {
+                        return Err(CsvError::AfterQuote {
+                            line: base + newlines,
+                        });
+                    }
+                    (State::AfterCr, _) => unreachable!("AfterCr ends the record"),
+                    (State::FieldStart | State::Unquoted, _) => {
+                        record.bytes.push(b);
+                        state = State::Unquoted;
+                    }
                 }
             }
             self.inner.consume(used);

@@ -14,6 +14,7 @@
 //! Every step takes the job id (the run input) and returns it with what it did; each is idempotent:
 //! run twice (after a crash, or resumed), it leaves the state it leaves when run once.
 
+mod copy_in;
 mod csv;
 mod fetch;
 mod load;

@@ -19,6 +19,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::ImportInput;
+use super::copy_in::copy_from_blocking;
 use super::csv::push_copy_text;
 use crate::Services;
 use crate::error::{Error, Result};
@@ -75,63 +76,47 @@ async fn score(services: &Services, ctx: &StepContext, input: ImportInput) -> Re
     let (mut pairs_scored, mut pairs_kept) = (0, 0);
     if new_records > 0 {
         ctx.progress().start("scoring pairs (pairs kept)", None);
-        let mut copy = tx
+        let copy = tx
             .copy_in_raw(
                 "COPY prediction_result_staging (job_id, person_record_l_id, person_record_r_id, \
                  match_weight, match_probability, data) FROM STDIN",
             )
             .await?;
-        let (sender, mut chunks) = mpsc::channel::<Vec<u8>>(4);
         let job = input.job_id.0;
         let threshold = config.potential_match_threshold;
         let progress = ctx.progress().clone();
-        let scorer = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
-            let encoder = PairEncoder::new(&model, &schema, job);
-            let opts = PredictOptions {
-                new_records: Some(new_ids),
-                match_key_mode: MatchKeyMode::Reference,
-                threshold: Some(threshold),
-                explain: true,
-                ..PredictOptions::default()
-            };
-            let mut kept = 0u64;
-            let stats = model
-                .predict(&records, &opts, |pairs| {
-                    let mut buf = Vec::with_capacity(pairs.len() * 256);
-                    for pair in pairs {
-                        encoder.encode(&mut buf, pair);
-                    }
-                    kept += pairs.len() as u64;
-                    progress.set(kept);
-                    sender.blocking_send(buf).map_err(|_| {
-                        idem_matching::Error::Input("the database side stopped".into())
+        let ((scored, kept), _) = copy_from_blocking(
+            copy,
+            "the scorer",
+            || true,
+            move |sender| {
+                let encoder = PairEncoder::new(&model, &schema, job);
+                let opts = PredictOptions {
+                    new_records: Some(new_ids),
+                    match_key_mode: MatchKeyMode::Reference,
+                    threshold: Some(threshold),
+                    explain: true,
+                    ..PredictOptions::default()
+                };
+                let mut kept = 0u64;
+                let stats = model
+                    .predict(&records, &opts, |pairs| {
+                        let mut buf = Vec::with_capacity(pairs.len() * 256);
+                        for pair in pairs {
+                            encoder.encode(&mut buf, pair);
+                        }
+                        kept += pairs.len() as u64;
+                        progress.set(kept);
+                        sender.blocking_send(buf).map_err(|_| {
+                            idem_matching::Error::Input("the database side stopped".into())
+                        })
                     })
-                })
-                .map_err(|e| Error::Matching(e.to_string()))?;
-            Ok((stats.candidate_pairs, kept))
-        });
-        let mut sent = Ok(());
-        while let Some(chunk) = chunks.recv().await {
-            if let Err(e) = copy.send(chunk).await {
-                sent = Err(e);
-                break;
-            }
-        }
-        drop(chunks);
-        let scored = scorer
-            .await
-            .map_err(|e| Error::Matching(format!("the scorer panicked: {e}")))?;
-        match (scored, sent) {
-            (Err(e), _) => {
-                copy.abort(e.to_string()).await?;
-                return Err(e);
-            }
-            (Ok(_), Err(e)) => return Err(e.into()),
-            (Ok((scored, kept)), Ok(())) => {
-                copy.finish().await?;
-                (pairs_scored, pairs_kept) = (scored, kept);
-            }
-        }
+                    .map_err(|e| Error::Matching(e.to_string()))?;
+                Ok((stats.candidate_pairs, kept))
+            },
+        )
+        .await?;
+        (pairs_scored, pairs_kept) = (scored, kept);
     }
     sqlx::query("UPDATE jobs SET pairs_scored = $2, updated = now() WHERE id = $1")
         .bind(input.job_id)

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use idem_engine::{StepContext, StepError};
 use serde::Serialize;
-use tokio::sync::mpsc;
 
 use super::ImportInput;
+use super::copy_in::copy_from_blocking;
 use super::csv::push_copy_text;
 use super::fetch::job_source;
 use super::source::SourceRows;
@@ -24,8 +24,6 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Bytes per chunk sent to COPY.
 const CHUNK_BYTES: usize = 1 << 20;
-/// Chunks in flight between the parser and the database.
-const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// What `stage` did.
 #[derive(Debug, Serialize)]
@@ -54,7 +52,7 @@ async fn stage(services: &Services, ctx: &StepContext, input: ImportInput) -> Re
         .bind(input.job_id)
         .execute(&mut *tx)
         .await?;
-    let mut copy = tx
+    let copy = tx
         .copy_in_raw(
             "COPY person_record_staging (job_id, line_number, sha256, data_source, source_person_id, \
              first_name, last_name, sex, race, birth_date, death_date, social_security_number, address, \
@@ -64,70 +62,49 @@ async fn stage(services: &Services, ctx: &StepContext, input: ImportInput) -> Re
 
     let bytes_read = Arc::new(AtomicU64::new(0));
     ctx.progress().start("staging rows (bytes read)", size);
-    let (sender, mut chunks) = mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
     let handle = tokio::runtime::Handle::current();
     let job = input.job_id.0;
     let counter = bytes_read.clone();
-    let parser = tokio::task::spawn_blocking(move || -> Result<u64> {
-        let mut rows = SourceRows::open(reader, &location, handle, counter)?;
-        let job_prefix = format!("{job}\t");
-        let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);
-        let mut count = 0u64;
-        while let Some((line, fields)) = rows.next_row()? {
-            buf.extend_from_slice(job_prefix.as_bytes());
-            write!(buf, "{line}\t\\\\x").expect("writing to a Vec");
-            for b in idem_empi::content_hash(&fields) {
-                buf.push(HEX[usize::from(b >> 4)]);
-                buf.push(HEX[usize::from(b & 15)]);
-            }
-            for value in fields {
-                buf.push(b'\t');
-                push_copy_text(&mut buf, value);
-            }
-            buf.push(b'\n');
-            count += 1;
-            if buf.len() >= CHUNK_BYTES {
-                let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK_BYTES + 4096));
-                if sender.blocking_send(full).is_err() {
-                    // The database side stopped; its error is reported there.
-                    return Ok(count);
+    let (rows, copied) = copy_from_blocking(
+        copy,
+        "the CSV parser",
+        || {
+            ctx.progress().set(bytes_read.load(Ordering::Relaxed));
+            !ctx.is_cancelled()
+        },
+        move |sender| {
+            let mut rows = SourceRows::open(reader, &location, handle, counter)?;
+            let job_prefix = format!("{job}\t");
+            let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);
+            let mut count = 0u64;
+            while let Some((line, fields)) = rows.next_row()? {
+                buf.extend_from_slice(job_prefix.as_bytes());
+                write!(buf, "{line}\t\\\\x").expect("writing to a Vec");
+                for b in idem_empi::content_hash(&fields) {
+                    buf.push(HEX[usize::from(b >> 4)]);
+                    buf.push(HEX[usize::from(b & 15)]);
+                }
+                for value in fields {
+                    buf.push(b'\t');
+                    push_copy_text(&mut buf, value);
+                }
+                buf.push(b'\n');
+                count += 1;
+                if buf.len() >= CHUNK_BYTES {
+                    let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK_BYTES + 4096));
+                    if sender.blocking_send(full).is_err() {
+                        // The database side stopped; its error is reported there.
+                        return Ok(count);
+                    }
                 }
             }
-        }
-        if !buf.is_empty() {
-            let _ = sender.blocking_send(buf);
-        }
-        Ok(count)
-    });
-
-    let mut sent = Ok(());
-    while let Some(chunk) = chunks.recv().await {
-        if let Err(e) = copy.send(chunk).await {
-            sent = Err(e);
-            break;
-        }
-        ctx.progress().set(bytes_read.load(Ordering::Relaxed));
-        if ctx.is_cancelled() {
-            break;
-        }
-    }
-    drop(chunks);
-    let parsed = parser
-        .await
-        .map_err(|e| Error::State(format!("the CSV parser panicked: {e}")))?;
-    let rows = match (parsed, sent) {
-        (Err(e), _) => {
-            copy.abort(e.to_string()).await?;
-            return Err(e);
-        }
-        (Ok(_), Err(e)) => return Err(e.into()),
-        (Ok(_), Ok(())) if ctx.is_cancelled() => {
-            copy.abort("the run was cancelled").await?;
-            return Err(Error::State("the run was cancelled".into()));
-        }
-        (Ok(rows), Ok(())) => rows,
-    };
-    let copied = copy.finish().await?;
+            if !buf.is_empty() {
+                let _ = sender.blocking_send(buf);
+            }
+            Ok(count)
+        },
+    )
+    .await?;
     if copied != rows {
         return Err(Error::State(format!(
             "COPY stored {copied} rows, the parser sent {rows}"
