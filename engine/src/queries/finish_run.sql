@@ -21,6 +21,9 @@ WITH run AS (
     UPDATE workflow_runs r
     SET status = 'succeeded', output = $5, error = NULL, finished_at = now(), updated_at = now()
     WHERE r.id = $1 AND r.status <> 'cancelled' AND EXISTS (SELECT 1 FROM done)
+      -- The engine takes the step for the last one from the workflow's definition; a run's rows, made from the
+      -- same workflow version, agree, and a run is never marked succeeded with a step left.
+      AND NOT EXISTS (SELECT 1 FROM workflow_steps x WHERE x.run_id = $1 AND x.idx = $2 + 1)
 -- The next due task, in apalis's order (its fetch index), skipping tasks other workers are taking. Its
 -- payload is a `StepTask` in JSON. It is acknowledged whether or not its step can be claimed: a task whose
 -- step is not queued for exactly its attempt (or whose run is over) is stale.
