@@ -2,9 +2,10 @@
 //! delay from `start` to the first step running.
 //!
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p idem-engine --bench overhead`
-//! (uses and drops a database `idem_bench_engine`; `BENCH_RUNS` overrides the 10,000 runs, `BENCH_PROCESSES`
-//! runs that many engines, each with its own apalis worker, standing in for worker processes;
-//! `BENCH_WORKERS`, e.g. `4`, measures only those worker counts instead of `1,4`).
+//! (uses the server and connection options of `DATABASE_URL`, e.g. `?sslmode=disable`, whatever database
+//! it names, and creates, uses and drops a database `idem_bench_engine`; `BENCH_RUNS` overrides the 10,000
+//! runs, `BENCH_PROCESSES` runs that many engines, each with its own apalis worker, standing in for worker
+//! processes; `BENCH_WORKERS`, e.g. `4`, measures only those worker counts instead of `1,4`).
 //!
 //! Besides wall-clock throughput, which depends on how loaded the (shared) machine is, it reports the CPU
 //! time spent per step by this process and by the PostgreSQL backends of the benchmark database (from
@@ -25,20 +26,23 @@ use std::time::{Duration, Instant};
 
 use idem_engine::{Engine, EngineConfig, StartOptions};
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let base = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    // The server (and options such as `sslmode`) of DATABASE_URL; the benchmark works in a database of its
+    // own, created through the server's `postgres` database, whatever database the URL names.
+    let server: PgConnectOptions = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+        .parse()?;
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let admin = PgPoolOptions::new()
         .max_connections(1)
-        .connect(&base)
+        .connect_with(server.clone().database("postgres"))
         .await?;
     sqlx::query("DROP DATABASE IF EXISTS idem_bench_engine WITH (FORCE)")
         .execute(&admin)
@@ -46,13 +50,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     sqlx::query("CREATE DATABASE idem_bench_engine")
         .execute(&admin)
         .await?;
-    let url = format!(
-        "{}/idem_bench_engine",
-        base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b)
-    );
     let pool = PgPoolOptions::new()
         .max_connections(24)
-        .connect(&url)
+        .connect_with(server.database("idem_bench_engine"))
         .await?;
     idem_migrations::migrate(&pool).await?;
 
@@ -65,7 +65,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for workers in worker_counts {
         let config = EngineConfig {
             workers,
-            batch_size: 16,
             ..EngineConfig::default()
         };
         let engine = Engine::new(pool.clone(), config, workflows::all());
@@ -90,7 +89,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Extra engines stand in for extra worker processes (each runs its own apalis worker).
             let config = EngineConfig {
                 workers,
-                batch_size: 16,
                 ..EngineConfig::default()
             };
             let extra = Engine::new(pool.clone(), config, workflows::all());

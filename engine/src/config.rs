@@ -14,8 +14,6 @@ pub struct EngineConfig {
     pub lease: Duration,
     /// How often a worker polls the queue in addition to LISTEN/NOTIFY (picks up delayed retries).
     pub poll_interval: Duration,
-    /// Tasks fetched from the queue at once (at least `workers`).
-    pub batch_size: usize,
     /// How long acknowledged queue tasks are kept in apalis's table before the reaper deletes them.
     pub task_retention: Duration,
 }
@@ -27,7 +25,6 @@ impl Default for EngineConfig {
             workers: 4,
             lease: Duration::from_secs(15),
             poll_interval: Duration::from_millis(250),
-            batch_size: 4,
             task_retention: Duration::from_secs(3600),
         }
     }

@@ -26,17 +26,20 @@
 //!   and also poll every [`EngineConfig::poll_interval`] (delayed retries do not notify; apalis stores
 //!   `run_at` in whole seconds, so a retry's delay is rounded up to the next second). A process runs one
 //!   apalis worker with [`EngineConfig::workers`] concurrent steps: several apalis workers in one process
-//!   were measured to miss insert notifications and wait for the heartbeat.
+//!   were measured to miss insert notifications and wait for the heartbeat. It fetches one task per free
+//!   slot (a busy slot takes its next task itself, below, so a prefetched batch would wait behind it).
 //! - **apalis keeps every task**: the reaper deletes this queue's acknowledged tasks after
 //!   [`EngineConfig::task_retention`]; the history stays in idem's step and attempt tables.
 //! - **The next step is enqueued before the current one is acknowledged**: here a step's checkpoint and
 //!   what comes next commit in one transaction. Usually the worker that finished a step claims the next one
 //!   in that same statement (lease and attempt row included) and runs it at once, with no queue round trip;
-//!   if it dies, the lease expires and the reaper queues the step like any other lost attempt. A worker that
-//!   is shutting down queues the next step instead (`apalis_postgres::queries::push_tasks` on the same
-//!   connection). A delivered task is acknowledged by the statement that claims its step (apalis's own
-//!   acknowledgement, a transaction per batch, is off): once the step row says "attempt *n* running", a
-//!   task for attempt *n* is stale whatever happens next. If the claim cannot be committed (the database
+//!   if it dies, the lease expires and the reaper queues the step like any other lost attempt. After a run's
+//!   last step, the statement that finishes the run also takes the next due task of the queue (apalis's
+//!   order, `FOR UPDATE SKIP LOCKED`), acknowledges it and claims its step the way a delivery is claimed
+//!   (below): a busy worker commits once per step and goes from run to run without asking apalis. A worker that is shutting down queues the next step instead
+//!   (`apalis_postgres::queries::push_tasks` on the same connection). A delivered task is acknowledged by
+//!   the statement that claims its step (apalis's own acknowledgement, a transaction per batch, is off):
+//!   once the step row says "attempt *n* running", a task for attempt *n* is stale whatever happens next. If the claim cannot be committed (the database
 //!   is unreachable) the worker retries it; a worker that stops meanwhile leaves the task locked to it, and
 //!   apalis gives it to another worker once this one's heartbeat has lapsed.
 //! - **One duplicate idempotency key rejects a whole bulk push**: idem never uses apalis's keys; run

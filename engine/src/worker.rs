@@ -69,7 +69,9 @@ impl Engine {
         let config = &self.inner.config;
         let queue = QueueConfig::default()
             .queue(&config.queue)
-            .batch_size(config.batch_size.max(config.workers).max(1))
+            // One task per free slot: a busy slot takes its next task itself (see `finish_run.sql`), so
+            // a prefetched batch would wait in apalis's buffer behind it.
+            .batch_size(1)
             .heartbeat_interval(Duration::from_secs(2))
             .missed_heartbeats(3)
             // idem's step rows say what is running; apalis's extra lock write per task is not needed (a
@@ -312,6 +314,8 @@ impl Engine {
                 .flatten()
                 .map(|s| (wf, s))
         });
+        // The last step finishes the run (and its worker takes the next task of the queue).
+        let last = step.is_some_and(|(wf, _)| task.step as usize + 1 == wf.steps.len());
         let outcome = match (step, input) {
             (Some((wf, step)), Some(input)) => {
                 self.run_attempt(wf, step, task, worker, input)
@@ -329,17 +333,20 @@ impl Engine {
         match outcome {
             Ok(output) => {
                 let next = self
-                    .complete(task, worker, &output, !shutdown.is_cancelled())
+                    .complete(task, last, worker, &output, !shutdown.is_cancelled())
                     .instrument(span)
                     .await?;
-                Ok(next.map(|(task, name, base)| Claimed {
-                    task,
-                    name,
-                    base,
-                    workflow: workflow_name,
-                    version,
-                    traceparent,
-                    input: Some(output),
+                Ok(next.map(|next| match next {
+                    Next::SameRun { task, name, base } => Claimed {
+                        task,
+                        name,
+                        base,
+                        workflow: workflow_name,
+                        version,
+                        traceparent,
+                        input: Some(output),
+                    },
+                    Next::Other(claimed) => claimed,
                 }))
             }
             Err(error) => {
@@ -423,17 +430,23 @@ impl Engine {
     }
 
     /// The success path, the hot one: one statement records the checkpoint and claims (or queues) the next
-    /// step. Claiming the next step here, or finishing the run, is that one statement alone (it is atomic
-    /// without a transaction around it, which would cost two more round trips); a queued step's task is
-    /// inserted in a transaction with it.
+    /// step, or, after the last step, finishes the run and claims the next due task of the queue, so a busy
+    /// worker commits once per step. That one statement is atomic without a transaction around it (which
+    /// would cost two more round trips); a queued step's task is inserted in a transaction with it.
     async fn complete(
         &self,
         task: StepTask,
+        last: bool,
         worker: &str,
         output: &Value,
         continue_here: bool,
-    ) -> Result<Option<(StepTask, String, i32)>> {
-        let query = sqlx::query(include_str!("queries/complete_step.sql"))
+    ) -> Result<Option<Next>> {
+        let sql = if last {
+            include_str!("queries/finish_run.sql")
+        } else {
+            include_str!("queries/complete_step.sql")
+        };
+        let query = sqlx::query(sql)
             .bind(task.run_id)
             .bind(task.step as i32)
             .bind(task.attempt as i32)
@@ -441,6 +454,36 @@ impl Engine {
             .bind(output)
             .bind(continue_here)
             .bind(self.inner.config.lease.as_secs_f64());
+        if last {
+            let row = query
+                .bind(&self.inner.config.queue)
+                .fetch_one(&self.inner.pool)
+                .await?;
+            if !row.get::<bool, _>("owned") {
+                tracing::warn!(
+                    "Attempt finished after losing its lease; its outcome is discarded."
+                );
+                return Ok(None);
+            }
+            tracing::info!("Step attempt succeeded; run finished.");
+            return Ok(row
+                .get::<Option<uuid::Uuid>, _>("claimed_run_id")
+                .map(|run_id| {
+                    Next::Other(Claimed {
+                        task: StepTask {
+                            run_id,
+                            step: row.get::<i32, _>("claimed_idx") as u32,
+                            attempt: row.get::<i32, _>("claimed_attempt") as u32,
+                        },
+                        name: row.get("claimed_name"),
+                        base: row.get("claimed_base"),
+                        workflow: row.get("claimed_workflow"),
+                        version: row.get("claimed_version"),
+                        traceparent: row.get("claimed_traceparent"),
+                        input: row.get("claimed_input"),
+                    })
+                }));
+        }
         let mut tx = None;
         let row = if continue_here {
             query.fetch_one(&self.inner.pool).await?
@@ -462,7 +505,11 @@ impl Engine {
                 attempt: attempts as u32,
             });
         match (next, tx) {
-            (Some(next), None) => Ok(Some((next, row.get("next_name"), row.get("next_base")))),
+            (Some(next), None) => Ok(Some(Next::SameRun {
+                task: next,
+                name: row.get("next_name"),
+                base: row.get("next_base"),
+            })),
             (Some(next), Some(mut tx)) => {
                 let queued = StepTask {
                     attempt: next.attempt + 1,
@@ -605,6 +652,17 @@ async fn fail_run(conn: &mut sqlx::PgConnection, run_id: uuid::Uuid, error: &str
 struct WorkerData {
     engine: Engine,
     shutdown: CancellationToken,
+}
+
+/// What a worker runs after a step succeeded: the run's next step, or, after the run's last step, the step
+/// of the queue task it took.
+enum Next {
+    SameRun {
+        task: StepTask,
+        name: String,
+        base: i32,
+    },
+    Other(Claimed),
 }
 
 /// A claimed step attempt, ready to run.

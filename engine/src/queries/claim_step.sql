@@ -24,11 +24,13 @@ WITH ack AS (
     WHERE s.run_id = $1 AND s.idx = $2 AND s.status = 'queued' AND s.attempts = $3 - 1
       AND r.id = s.run_id AND r.status IN ('pending', 'running')
     RETURNING s.run_id, s.idx, s.name, s.attempt_base
+-- The status test is repeated on the locked row: a cancel that committed meanwhile stays a cancel (the step,
+-- claimed but not run, is then cancelled by the reaper when its lease expires).
 ), r AS (
     UPDATE workflow_runs r
     SET status = 'running', started_at = COALESCE(r.started_at, now()), updated_at = now()
     FROM s
-    WHERE r.id = s.run_id
+    WHERE r.id = s.run_id AND r.status IN ('pending', 'running')
     RETURNING r.workflow, r.workflow_version, r.input, r.traceparent
 ), a AS (
     INSERT INTO workflow_step_attempts (run_id, idx, attempt, worker)

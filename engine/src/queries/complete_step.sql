@@ -1,10 +1,9 @@
--- Records the success of attempt $3 of step $2 of run $1 (run by worker $4) with output $5, in one
--- statement: the step's checkpoint, its attempt row, and then either
+-- Records the success of attempt $3 of step $2 (not the run's last: that is `finish_run.sql`) of run $1 (run
+-- by worker $4) with output $5, in one statement: the step's checkpoint, its attempt row, and then either
 --   * the next step claimed by the same worker ($6 true: a lease of $7 seconds, a new attempt row), so it
 --     runs at once without a queue round trip (a crash before it finishes is handled like any other lost
 --     lease), or
---   * the next step queued ($6 false; the caller enqueues its task in the same transaction), or
---   * the run finished, after the last step.
+--   * the next step queued ($6 false; the caller enqueues its task in the same transaction).
 -- `owned` is false when the attempt lost its lease meanwhile (nothing is written then). A cancelled run keeps
 -- the checkpoint but starts nothing.
 WITH run AS (
@@ -35,11 +34,6 @@ WITH run AS (
 ), next_attempt AS (
     INSERT INTO workflow_step_attempts (run_id, idx, attempt, worker)
     SELECT $1, $2 + 1, attempts, $4 FROM next WHERE $6
-), finished AS (
-    UPDATE workflow_runs r
-    SET status = 'succeeded', output = $5, error = NULL, finished_at = now(), updated_at = now()
-    WHERE r.id = $1 AND r.status <> 'cancelled' AND EXISTS (SELECT 1 FROM done)
-      AND NOT EXISTS (SELECT 1 FROM workflow_steps x WHERE x.run_id = $1 AND x.idx = $2 + 1)
 )
 SELECT EXISTS (SELECT 1 FROM done) AS owned,
        (SELECT attempts FROM next) AS next_attempts,

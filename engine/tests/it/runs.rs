@@ -3,12 +3,16 @@
 
 use std::time::Duration;
 
-use idem_engine::{Error, RunFilter, RunStatus, StartOptions};
+use idem_engine::{Engine, EngineConfig, Error, RunFilter, RunStatus, StartOptions};
 use serde_json::json;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::common::{effects, parse_traceparent, running, spans_of_trace, status_is, wait_for};
+use crate::common::{
+    self, effects, parse_traceparent, running, spans_of_trace, status_is, test_config, wait_for,
+};
+use crate::workflows;
 
 #[sqlx::test(migrations = false)]
 async fn three_steps_chain_their_outputs(pool: PgPool) {
@@ -375,4 +379,88 @@ async fn done_queue_tasks_are_purged_after_the_retention(pool: PgPool) {
             .len(),
         3
     );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_worker_that_finishes_a_run_takes_the_next_queued_run_itself(pool: PgPool) {
+    let engine = Engine::new(
+        pool.clone(),
+        EngineConfig {
+            workers: 1,
+            ..test_config()
+        },
+        workflows::all(),
+    );
+    // Migrates the test database.
+    common::engine(&pool).await;
+    let mut runs = Vec::new();
+    for n in 0..5 {
+        let started = engine
+            .start(
+                "chain",
+                &json!({"n": n, "trail": []}),
+                StartOptions::default(),
+            )
+            .await
+            .unwrap();
+        runs.push(started.run_id);
+    }
+    // A queued run that is cancelled before any worker starts: its task is acknowledged by whoever takes it,
+    // and nothing of it runs.
+    let cancelled = runs.remove(2);
+    engine.cancel(cancelled).await.unwrap();
+
+    let shutdown = CancellationToken::new();
+    let workers = tokio::spawn({
+        let engine = engine.clone();
+        let stop = shutdown.clone();
+        async move { engine.run_workers(stop).await }
+    });
+    for (run_id, n) in runs.iter().zip([0, 1, 3, 4]) {
+        let run = wait_for(
+            &engine,
+            *run_id,
+            Duration::from_secs(20),
+            status_is("succeeded"),
+        )
+        .await;
+        assert_eq!(run.output.unwrap()["n"], 111 + n);
+        for step in ["first", "second", "third"] {
+            assert_eq!(
+                effects(&pool, *run_id, step).await.len(),
+                1,
+                "{step} ran once"
+            );
+        }
+    }
+    // Every task is acknowledged; with a single slot, apalis delivered a task only when the slot was free
+    // (at the start, and after the cancelled run's stale task): the finishing worker took the others.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (done, fetched): (i64, i64) = loop {
+        let counts: (i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'Done'), count(lock_by) FROM apalis.jobs",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if counts.0 == counts.1 || std::time::Instant::now() > deadline {
+            assert_eq!(counts.0, 5, "one task per run");
+            break (counts.1, counts.2);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done, 5, "every task is acknowledged");
+    assert!(
+        fetched <= 2,
+        "{fetched} of 5 tasks went through apalis's fetch"
+    );
+    let run = engine.get_run(cancelled).await.unwrap().unwrap();
+    assert_eq!(run.summary.status, "cancelled");
+    assert!(
+        run.steps.iter().all(|s| s.attempt_list.is_empty()),
+        "{run:?}"
+    );
+    assert!(effects(&pool, cancelled, "first").await.is_empty());
+    shutdown.cancel();
+    workers.await.unwrap().unwrap();
 }
