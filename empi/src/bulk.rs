@@ -20,6 +20,10 @@ use crate::error::Result;
 /// `maintenance_work_mem` for the index builds (sorting the keys of a million rows in memory).
 const BUILD_MEMORY: &str = "256MB";
 
+/// `work_mem` for the bulk transaction's sorts and hash joins over every written row (the default 4 MB
+/// spills a million rows to disk in many batches).
+const QUERY_MEMORY: &str = "256MB";
+
 /// Whether writing `rows` rows into `table` should take the bulk path: when they are at least as many as
 /// the rows it holds (PostgreSQL's estimate, kept by `VACUUM`, `ANALYZE` and index builds; a table
 /// never analysed counts as empty). The estimate only chooses the path; both are correct.
@@ -34,8 +38,13 @@ pub(crate) async fn worth_it(tx: &mut PgConnection, table: &str, rows: i64) -> R
 }
 
 /// Takes `ACCESS EXCLUSIVE` locks on `tables` (in the given order) before the transaction reads them,
-/// so that it never has to upgrade a weaker lock it holds (two transactions upgrading deadlock).
+/// so that it never has to upgrade a weaker lock it holds (two transactions upgrading deadlock), and
+/// gives the transaction's queries the memory of [`QUERY_MEMORY`].
 pub(crate) async fn lock(tx: &mut PgConnection, tables: &[&str]) -> Result<()> {
+    sqlx::query("SELECT set_config('work_mem', $1, true)")
+        .bind(QUERY_MEMORY)
+        .execute(&mut *tx)
+        .await?;
     sqlx::raw_sql(AssertSqlSafe(format!(
         "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
         tables.join(", ")
@@ -68,13 +77,8 @@ pub(crate) async fn suspend(tx: &mut PgConnection, tables: &[&str]) -> Result<Su
             .bind(tables)
             .fetch_all(&mut *tx)
             .await?;
-    let drops: Vec<&str> = foreign_keys
-        .iter()
-        .chain(&indexes)
-        .map(|(drop, _)| drop.as_str())
-        .collect();
-    if !drops.is_empty() {
-        sqlx::raw_sql(AssertSqlSafe(drops.join(";\n")))
+    for (drop, _) in foreign_keys.iter().chain(&indexes) {
+        sqlx::raw_sql(AssertSqlSafe(drop.as_str()))
             .execute(&mut *tx)
             .await?;
     }
@@ -91,9 +95,8 @@ impl Suspended {
             .bind(BUILD_MEMORY)
             .execute(&mut *tx)
             .await?;
-        let statements: Vec<String> = self.indexes.into_iter().chain(self.foreign_keys).collect();
-        if !statements.is_empty() {
-            sqlx::raw_sql(AssertSqlSafe(statements.join(";\n")))
+        for statement in self.indexes.iter().chain(&self.foreign_keys) {
+            sqlx::raw_sql(AssertSqlSafe(statement.as_str()))
                 .execute(&mut *tx)
                 .await?;
         }
