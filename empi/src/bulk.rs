@@ -63,13 +63,30 @@ pub(crate) struct Suspended {
     foreign_keys: Vec<String>,
 }
 
-/// Drops the indexes and unique constraints of `tables` and the foreign keys among them (primary keys,
-/// indexes that foreign keys reference and foreign keys to other tables stay and are checked as
-/// usual). Call [`lock`] first.
-pub(crate) async fn suspend(tx: &mut PgConnection, tables: &[&str]) -> Result<Suspended> {
+/// Which indexes [`suspend`] drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Indexes {
+    /// Every index but primary keys and those foreign keys reference: for tables filled from (nearly)
+    /// empty, where building each index once is cheapest.
+    All,
+    /// The same but GIN indexes, which stay: for a batch of writes into a large table, which a GIN index
+    /// takes cheaply through its pending list (measured on a million records: 0.7 s for 250k moved
+    /// records in the three trigram indexes, against 6 s to build them again).
+    KeepGin,
+}
+
+/// Drops the indexes and unique constraints of `tables` that `indexes` says, and the foreign keys
+/// among the tables (primary keys, indexes that foreign keys reference and foreign keys to other
+/// tables stay and are checked as usual). Call [`lock`] first.
+pub(crate) async fn suspend(
+    tx: &mut PgConnection,
+    tables: &[&str],
+    indexes: Indexes,
+) -> Result<Suspended> {
     let indexes: Vec<(String, String)> =
         sqlx::query_as(include_str!("queries/bulk/secondary_indexes.sql"))
             .bind(tables)
+            .bind(indexes == Indexes::All)
             .fetch_all(&mut *tx)
             .await?;
     let foreign_keys: Vec<(String, String)> =

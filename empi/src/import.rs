@@ -81,7 +81,7 @@ pub async fn load_staged_records(tx: &mut PgConnection, job: JobId) -> Result<Lo
         .rows_affected() as i64;
     if fresh > 0 {
         let suspended = if bulk && bulk::worth_it(tx, "person_records", fresh).await? {
-            Some(bulk::suspend(tx, &LOAD_TABLES).await?)
+            Some(bulk::suspend(tx, &LOAD_TABLES, bulk::Indexes::All).await?)
         } else {
             None
         };

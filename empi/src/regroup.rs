@@ -268,7 +268,7 @@ pub async fn apply_regrouping(
     bulk: bool,
 ) -> Result<RegroupOutcome> {
     let suspended = if bulk {
-        Some(bulk::suspend(tx, &REGROUP_TABLES).await?)
+        Some(bulk::suspend(tx, &REGROUP_TABLES, bulk::Indexes::KeepGin).await?)
     } else {
         None
     };
