@@ -14,14 +14,16 @@ use crate::error::Result;
 use crate::ids::JobId;
 use crate::locks;
 
-/// The tables a load writes in bulk, in lock order (the job and the event are there for their foreign
-/// keys: one per record and action, checked in one pass instead of row by row).
+/// The tables a load writes in bulk (the job and the event are there for their foreign keys: one per
+/// record and action, checked in one pass instead of row by row). Locked in this order, which is the
+/// order manual edits (which do not wait for loads) reach them: records and persons first, the event
+/// and actions after; so a load waits for an edit in progress instead of deadlocking with it.
 const LOAD_TABLES: [&str; 5] = [
-    "jobs",
-    "match_events",
-    "persons",
     "person_records",
+    "persons",
+    "match_events",
     "person_actions",
+    "jobs",
 ];
 
 /// What [`load_staged_records`] did.

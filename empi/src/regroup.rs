@@ -27,17 +27,18 @@ use crate::error::{Error, Result};
 use crate::ids::JobId;
 use crate::locks;
 
-/// The tables a regrouping writes, in lock order (the job and the event are there for their foreign keys:
-/// one per result and action, checked in one pass instead of row by row).
+/// The tables a regrouping writes (the job and the event are there for their foreign keys: one per
+/// result and action, checked in one pass instead of row by row). Locked in the order of the load's
+/// tables (see `import.rs`): records and persons first, the job last.
 const REGROUP_TABLES: [&str; 8] = [
-    "jobs",
-    "match_events",
-    "persons",
     "person_records",
+    "persons",
     "match_groups",
     "prediction_results",
+    "match_events",
     "person_actions",
     "match_group_actions",
+    "jobs",
 ];
 
 /// Takes the match-update lock exclusively for the transaction, waiting for manual edits in progress.
