@@ -1,12 +1,30 @@
 //! Loading an import job's staged rows as new person records, each in a new person, with the
 //! `new-ids` event and its person actions, in one transaction.
+//!
+//! A load at least as large as the records held (the first import, above all) takes the bulk path of
+//! [`crate::bulk`]: the indexes of persons, records and person actions are built after the rows are in,
+//! and their unique keys and foreign keys checked in one pass; readers of those tables (and of jobs and
+//! events) wait for the load to commit.
 
 use serde::Serialize;
 use sqlx::PgConnection;
 
+use crate::bulk;
 use crate::error::Result;
 use crate::ids::JobId;
 use crate::locks;
+
+/// The tables a load writes in bulk (the job and the event are there for their foreign keys: one per
+/// record and action, checked in one pass instead of row by row). Locked in this order, which is the
+/// order manual edits (which do not wait for loads) reach them: records and persons first, the event
+/// and actions after; so a load waits for an edit in progress instead of deadlocking with it.
+const LOAD_TABLES: [&str; 5] = [
+    "person_records",
+    "persons",
+    "match_events",
+    "person_actions",
+    "jobs",
+];
 
 /// What [`load_staged_records`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,6 +56,11 @@ pub async fn load_staged_records(tx: &mut PgConnection, job: JobId) -> Result<Lo
             .bind(job)
             .fetch_one(&mut *tx)
             .await?;
+    // Locked before anything reads them, so that the lock is never upgraded.
+    let bulk = bulk::worth_it(tx, "person_records", rows).await?;
+    if bulk {
+        bulk::lock(tx, &LOAD_TABLES).await?;
+    }
     let done: Option<(i64, i64)> = sqlx::query_as(
         "SELECT j.records_loaded, j.duplicates_skipped FROM jobs j \
          WHERE j.id = $1 AND EXISTS (SELECT 1 FROM match_events e WHERE e.job_id = j.id AND e.type = 'new-ids')",
@@ -59,6 +82,11 @@ pub async fn load_staged_records(tx: &mut PgConnection, job: JobId) -> Result<Lo
         .await?
         .rows_affected() as i64;
     if fresh > 0 {
+        let suspended = if bulk && bulk::worth_it(tx, "person_records", fresh).await? {
+            Some(bulk::suspend(tx, &LOAD_TABLES, bulk::Indexes::All).await?)
+        } else {
+            None
+        };
         let (event, created): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
             "INSERT INTO match_events (created, job_id, type) \
              VALUES (statement_timestamp(), $1, 'new-ids') RETURNING id, created",
@@ -80,6 +108,9 @@ pub async fn load_staged_records(tx: &mut PgConnection, job: JobId) -> Result<Lo
         .bind(event)
         .execute(&mut *tx)
         .await?;
+        if let Some(suspended) = suspended {
+            suspended.restore(tx).await?;
+        }
     }
     sqlx::query(
         "UPDATE jobs SET records_loaded = $2, duplicates_skipped = $3, updated = now() WHERE id = $1",

@@ -19,6 +19,7 @@
 //!   [`EditError`].
 //! * Exports with public ids ([`export_rows`]) and their jobs ([`insert_export_job`]).
 
+mod bulk;
 mod configs;
 mod edits;
 mod error;
@@ -74,7 +75,8 @@ pub use potential_matches::{
 pub use records::data_sources;
 pub use regroup::{
     CrosswalkPerson as RegroupPerson, CurrentResult, Pair, RecordMove, RegroupOutcome, Regrouping,
-    Touched, apply_regrouping, job_matched, lock_match_update, staged_results, touched,
+    Touched, apply_regrouping, job_matched, lock_for_bulk_regrouping, lock_match_update,
+    staged_results, touched,
 };
 pub use search::{Page, RecordFilter};
 pub use users::{

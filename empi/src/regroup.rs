@@ -10,6 +10,11 @@
 //! steps) takes that lock first (shared and non-blocking for manual edits), so no row these functions
 //! read can change before commit; row locks are therefore not taken (they would rewrite every touched
 //! row). Person versions are still checked on update, so a writer that skipped the lock is detected.
+//!
+//! A regrouping at least as large as the results held (the first import, above all) takes the bulk
+//! path of [`crate::bulk`] ([`lock_for_bulk_regrouping`]): the tables it writes are locked exclusively
+//! before they are read, and their indexes and the foreign keys between them are built again after
+//! the writes; readers of those tables wait for the match step to commit.
 
 use std::collections::HashMap;
 
@@ -17,9 +22,24 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::bulk;
 use crate::error::{Error, Result};
 use crate::ids::JobId;
 use crate::locks;
+
+/// The tables a regrouping writes (the job and the event are there for their foreign keys: one per
+/// result and action, checked in one pass instead of row by row). Locked in the order of the load's
+/// tables (see `import.rs`): records and persons first, the job last.
+const REGROUP_TABLES: [&str; 8] = [
+    "person_records",
+    "persons",
+    "match_groups",
+    "prediction_results",
+    "match_events",
+    "person_actions",
+    "match_group_actions",
+    "jobs",
+];
 
 /// Takes the match-update lock exclusively for the transaction, waiting for manual edits in progress.
 pub async fn lock_match_update(tx: &mut PgConnection) -> Result<()> {
@@ -38,6 +58,23 @@ pub async fn job_matched(tx: &mut PgConnection, job: JobId) -> Result<bool> {
     .bind(job)
     .fetch_one(&mut *tx)
     .await?)
+}
+
+/// Whether the job's regrouping takes the bulk path: when its staged pairs are at least as many as the
+/// results held. If so, the tables the regrouping reads and writes are locked exclusively now, before
+/// anything reads them. Call it right after [`lock_match_update`]; pass the answer
+/// to [`apply_regrouping`].
+pub async fn lock_for_bulk_regrouping(tx: &mut PgConnection, job: JobId) -> Result<bool> {
+    let staged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM prediction_result_staging WHERE job_id = $1")
+            .bind(job)
+            .fetch_one(&mut *tx)
+            .await?;
+    let bulk = bulk::worth_it(tx, "prediction_results", staged).await?;
+    if bulk {
+        bulk::lock(tx, &REGROUP_TABLES).await?;
+    }
+    Ok(bulk)
 }
 
 /// A scored pair.
@@ -223,12 +260,19 @@ pub struct RegroupOutcome {
 }
 
 /// Applies a regrouping for `job` with its `auto-matches` event, then stores the job's counts and
-/// removes its staged results. The caller holds [`lock_match_update`].
+/// removes its staged results. The caller holds [`lock_match_update`], and the tables' locks when `bulk`
+/// (see [`lock_for_bulk_regrouping`]).
 pub async fn apply_regrouping(
     tx: &mut PgConnection,
     job: JobId,
     plan: &Regrouping,
+    bulk: bool,
 ) -> Result<RegroupOutcome> {
+    let suspended = if bulk {
+        Some(bulk::suspend(tx, &REGROUP_TABLES, bulk::Indexes::KeepGin).await?)
+    } else {
+        None
+    };
     let (event, now): (i64, DateTime<Utc>) = sqlx::query_as(
         "INSERT INTO match_events (created, job_id, type) \
          VALUES (statement_timestamp(), $1, 'auto-matches') RETURNING id, created",
@@ -335,6 +379,9 @@ pub async fn apply_regrouping(
     .await?;
 
     apply_moves(tx, event, now, plan, &group_ids).await?;
+    if let Some(suspended) = suspended {
+        suspended.restore(tx).await?;
+    }
 
     let outcome = RegroupOutcome {
         results_stored: stored,

@@ -407,6 +407,20 @@ async fn assert_febrl_outcome(pool: &PgPool) {
     assert!(pending == expected, "pending potential matches differ");
 }
 
+/// Every index and constraint of the public schema, as its definition.
+async fn schema(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' \
+         UNION ALL \
+         SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE connamespace = 'public'::regnamespace \
+         ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test(migrations = false)]
 async fn febrl_from_s3_gives_splinks_clusters_after_a_resumed_fetch(pool: PgPool) {
     let engine = empi_engine(&pool).await;
@@ -418,6 +432,7 @@ async fn febrl_from_s3_gives_splinks_clusters_after_a_resumed_fetch(pool: PgPool
     )
     .unwrap();
     let config = create_config(&app, &settings, 0.5, 0.95).await;
+    let schema_before = schema(&pool).await;
 
     // The object is not there yet: the run fails at fetch, naming it.
     let uri = "s3://idem-test/in/febrl_clean.csv";
@@ -451,6 +466,8 @@ async fn febrl_from_s3_gives_splinks_clusters_after_a_resumed_fetch(pool: PgPool
         40000 - summary["clusters_rx"]["n_clusters"].as_i64().unwrap()
     );
     assert_febrl_outcome(&pool).await;
+    // Load and match took the bulk path (an empty index): every index and key is back as migrated.
+    assert_eq!(schema(&pool).await, schema_before);
     let pending = count(
         &pool,
         "SELECT count(*) FROM match_groups WHERE matched IS NULL AND deleted IS NULL",

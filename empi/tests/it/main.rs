@@ -5,6 +5,7 @@
     reason = "a test binary: its items are not a public API"
 )]
 
+mod bulk;
 mod common;
 mod configs;
 mod hash;

@@ -47,6 +47,7 @@ async fn match_job(ctx: &StepContext, input: ImportInput) -> Result<Matched> {
         .start("waiting for the match-update lock", None);
     let mut tx = ctx.pool().begin().await?;
     idem_empi::lock_match_update(&mut tx).await?;
+    let bulk = idem_empi::lock_for_bulk_regrouping(&mut tx, input.job_id).await?;
     let mut out = Matched {
         input: Some(input),
         ..Matched::default()
@@ -71,7 +72,7 @@ async fn match_job(ctx: &StepContext, input: ImportInput) -> Result<Matched> {
     }
     let touched = idem_empi::touched(&mut tx, &new_results).await?;
     let plan = plan(&touched, &new_results, config.auto_match_threshold)?;
-    let outcome = idem_empi::apply_regrouping(&mut tx, input.job_id, &plan).await?;
+    let outcome = idem_empi::apply_regrouping(&mut tx, input.job_id, &plan, bulk).await?;
     tx.commit().await?;
     out.results_stored = outcome.results_stored;
     out.results_regrouped = touched.results.len();

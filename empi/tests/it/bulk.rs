@@ -1,0 +1,143 @@
+//! Loads large enough to take the bulk path (indexes and keys dropped and built again in the load's
+//! transaction) leave exactly the schema of the migrations, with every rule enforced, and the same
+//! records as the row-by-row path.
+
+use idem_empi::{JobId, LoadOutcome, load_staged_records};
+use sqlx::PgPool;
+
+use crate::common::{job, migrate, violated};
+
+/// Every index and constraint of the public schema, as its definition.
+async fn schema(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' \
+         UNION ALL \
+         SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE connamespace = 'public'::regnamespace \
+         ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("catalog")
+}
+
+/// Stages rows `from..to` of a synthetic file for `job`, each line twice (the copy is a duplicate).
+async fn stage(pool: &PgPool, job: i64, from: i64, to: i64) {
+    sqlx::query(
+        "INSERT INTO person_record_staging (job_id, line_number, sha256, data_source, source_person_id, \
+         first_name, last_name, birth_date) \
+         SELECT $1, 2 * n + copy + 1, record_content_hash('ds', 'id' || n, 'first' || n, 'last' || n, NULL, \
+                NULL, '1980' || n, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), \
+                'ds', 'id' || n, 'first' || n, 'last' || n, '1980' || n \
+         FROM generate_series($2::bigint, $3::bigint - 1) AS n, (VALUES (0), (1)) AS c(copy)",
+    )
+    .bind(job)
+    .bind(from)
+    .bind(to)
+    .execute(pool)
+    .await
+    .expect("staging");
+}
+
+async fn load(pool: &PgPool, job: i64) -> LoadOutcome {
+    let mut tx = pool.begin().await.expect("begin");
+    let outcome = load_staged_records(&mut tx, JobId(job))
+        .await
+        .expect("load");
+    tx.commit().await.expect("commit");
+    outcome
+}
+
+async fn count(pool: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+#[sqlx::test(migrations = false)]
+async fn bulk_loads_keep_the_schema_and_its_rules(pool: PgPool) {
+    migrate(&pool).await;
+    let before = schema(&pool).await;
+    let indexes_before = count(
+        &pool,
+        "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'",
+    )
+    .await;
+
+    // Into an empty table: the bulk path.
+    let first = job(&pool).await;
+    stage(&pool, first, 0, 300).await;
+    let outcome = load(&pool, first).await;
+    assert_eq!(
+        (outcome.rows, outcome.loaded, outcome.duplicates),
+        (600, 300, 300)
+    );
+    assert_eq!(schema(&pool).await, before);
+
+    // Statistics say the table holds 300 rows: 50 new ones take the row-by-row path, 400 the bulk path
+    // (over records already held).
+    sqlx::query("ANALYZE person_records")
+        .execute(&pool)
+        .await
+        .expect("analyze");
+    let second = job(&pool).await;
+    stage(&pool, second, 250, 300).await;
+    stage(&pool, second, 300, 325).await;
+    let outcome = load(&pool, second).await;
+    assert_eq!((outcome.loaded, outcome.duplicates), (25, 125));
+    let third = job(&pool).await;
+    stage(&pool, third, 325, 725).await;
+    let outcome = load(&pool, third).await;
+    assert_eq!((outcome.loaded, outcome.duplicates), (400, 400));
+    assert_eq!(schema(&pool).await, before);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'"
+        )
+        .await,
+        indexes_before
+    );
+
+    // One record, one person and one `add-record` action per distinct row, in file order.
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM person_records").await,
+        725
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM person_records r JOIN persons p ON p.id = r.person_id \
+             JOIN person_actions a ON a.person_record_id = r.id AND a.person_id = p.id \
+             WHERE p.record_count = 1 AND a.type = 'add-record' \
+               AND r.source_person_id = 'id' || (r.id - 1)"
+        )
+        .await,
+        725
+    );
+
+    // The rebuilt unique and foreign keys are enforced, under their names.
+    let dup = sqlx::query(
+        "INSERT INTO person_records (created, job_id, person_id, person_updated, sha256, data_source, \
+         source_person_id) SELECT now(), job_id, person_id, now(), sha256, 'x', 'y' \
+         FROM person_records WHERE id = 1",
+    )
+    .execute(&pool)
+    .await;
+    assert_eq!(violated(dup), "person_records_sha256_unique");
+    let orphan = sqlx::query("UPDATE person_records SET person_id = -1 WHERE id = 1")
+        .execute(&pool)
+        .await;
+    assert_eq!(violated(orphan), "person_records_person_id_fkey");
+    let orphan_action = sqlx::query(
+        "INSERT INTO person_actions (match_event_id, person_id, person_record_id, type) \
+         SELECT match_event_id, person_id, -1, type FROM person_actions LIMIT 1",
+    )
+    .execute(&pool)
+    .await;
+    assert_eq!(
+        violated(orphan_action),
+        "person_actions_person_record_id_fkey"
+    );
+}
