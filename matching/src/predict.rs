@@ -247,9 +247,11 @@ impl Model {
             Some(ids) => records.ids().iter().map(|id| ids.contains(id)).collect(),
         };
         let new_positions: Vec<usize> = (0..records.len()).filter(|&i| is_new[i]).collect();
+        // Each rule's index is built on its own task (their serial parts overlap).
         let indexes: Vec<RuleIndex> = self
             .blocking
-            .iter()
+            .par_iter()
+            .with_max_len(1)
             .map(|rule| RuleIndex::build(rule, records, restricted))
             .collect::<Result<_, _>>()?;
         stats.index_seconds = t1.elapsed().as_secs_f64();
