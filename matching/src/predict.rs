@@ -185,7 +185,7 @@ fn tf_adjustment(adj: &TfAdjust, tf_l: Option<f64>, tf_r: Option<f64>) -> f64 {
 }
 
 /// Partners whose rows are read together before their pairs are scored.
-const TOUCH_BLOCK: usize = 8;
+const TOUCH_BLOCK: usize = 16;
 
 /// Per chunk of a window: the mapped pairs (if any), pairs emitted, candidate pairs scored.
 type WindowResult<T> = Result<(Option<T>, usize, u64), EvalError>;
@@ -348,50 +348,70 @@ impl Model {
                 let mut out = T::default();
                 let mut emitted = 0usize;
                 let mut scored = 0u64;
-                for t in tasks {
-                    // Partners are random records: reading a block's rows up front issues their
-                    // cache misses together, instead of one miss per pair.
-                    for block in t.partners.chunks(TOUCH_BLOCK) {
-                        std::hint::black_box(rs.touch_rows(block));
-                        for &p in block {
-                            let (l, r) = if t.anchor_is_right {
-                                (p as usize, t.anchor)
-                            } else {
-                                (t.anchor, p as usize)
-                            };
-                            if t.anchor_is_right && is_new[l] {
-                                continue; // produced by pass A already
-                            }
-                            let ctx = PairCtx { rs, l, r };
-                            if let Some(res) = &self.blocking[t.rule].residual
-                                && !res.is_true(&ctx)?
-                            {
-                                continue;
-                            }
-                            let mut earlier = false;
-                            for (rule, idx) in self.blocking.iter().zip(indexes).take(t.rule) {
-                                if rule_holds(rule, idx, &ctx)? {
-                                    earlier = true;
-                                    break;
-                                }
-                            }
-                            if earlier {
-                                continue;
-                            }
-                            scored += 1;
-                            let match_key = match opts.match_key_mode {
-                                MatchKeyMode::Plain => t.rule as u32,
-                                MatchKeyMode::Reference => {
-                                    2 * t.rule as u32 + u32::from(!is_new[l])
-                                }
-                            };
-                            let pair = self.score(&ctx, tf, match_key, opts.explain)?;
-                            if opts.threshold.is_none_or(|th| pair.match_probability > th) {
-                                map(&mut out, pair);
-                                emitted += 1;
+                // Pairs are taken TOUCH_BLOCK at a time across tasks (most anchors have one or
+                // two partners): reading a block's rows up front issues their cache misses
+                // together, instead of one miss per pair.
+                let mut pairs = tasks
+                    .iter()
+                    .flat_map(|t| t.partners.iter().map(move |&p| (t, p)));
+                let Some(first) = pairs.next() else {
+                    return Ok((None, 0, 0));
+                };
+                let mut block = [first; TOUCH_BLOCK];
+                let mut len = 1;
+                loop {
+                    while len < TOUCH_BLOCK
+                        && let Some(pair) = pairs.next()
+                    {
+                        block[len] = pair;
+                        len += 1;
+                    }
+                    if len == 0 {
+                        break;
+                    }
+                    let mut positions = [0u32; 2 * TOUCH_BLOCK];
+                    for (k, (t, p)) in block[..len].iter().enumerate() {
+                        positions[2 * k] = t.anchor as u32;
+                        positions[2 * k + 1] = *p;
+                    }
+                    std::hint::black_box(rs.touch_rows(&positions[..2 * len]));
+                    for &(t, p) in &block[..len] {
+                        let (l, r) = if t.anchor_is_right {
+                            (p as usize, t.anchor)
+                        } else {
+                            (t.anchor, p as usize)
+                        };
+                        if t.anchor_is_right && is_new[l] {
+                            continue; // produced by pass A already
+                        }
+                        let ctx = PairCtx { rs, l, r };
+                        if let Some(res) = &self.blocking[t.rule].residual
+                            && !res.is_true(&ctx)?
+                        {
+                            continue;
+                        }
+                        let mut earlier = false;
+                        for (rule, idx) in self.blocking.iter().zip(indexes).take(t.rule) {
+                            if rule_holds(rule, idx, &ctx)? {
+                                earlier = true;
+                                break;
                             }
                         }
+                        if earlier {
+                            continue;
+                        }
+                        scored += 1;
+                        let match_key = match opts.match_key_mode {
+                            MatchKeyMode::Plain => t.rule as u32,
+                            MatchKeyMode::Reference => 2 * t.rule as u32 + u32::from(!is_new[l]),
+                        };
+                        let pair = self.score(&ctx, tf, match_key, opts.explain)?;
+                        if opts.threshold.is_none_or(|th| pair.match_probability > th) {
+                            map(&mut out, pair);
+                            emitted += 1;
+                        }
                     }
+                    len = 0;
                 }
                 Ok(((emitted > 0).then_some(out), emitted, scored))
             })
