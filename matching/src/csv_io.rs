@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::csv_split::BatchReader;
 use crate::error::{Error, Result};
-use crate::float_fmt::write_g17;
+use crate::float_fmt::{write_g17, write_i64, write_u64};
 use crate::functions::FunctionRegistry;
 use crate::model::Model;
 use crate::predict::{MatchKeyMode, PredictOptions, ScoredPair};
@@ -588,7 +588,7 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
 }
 
 fn push_csv_field(out: &mut String, s: &str) {
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.push('"');
         out.push_str(&s.replace('"', "\"\""));
         out.push('"');
@@ -604,7 +604,6 @@ fn write_line<'a>(
     name: &impl Fn(i64) -> &'a str,
     has_tf: &[bool],
 ) {
-    use std::fmt::Write as _;
     push_csv_field(line, name(p.id_l));
     line.push(',');
     push_csv_field(line, name(p.id_r));
@@ -612,7 +611,12 @@ fn write_line<'a>(
     write_g17(line, p.match_weight);
     line.push(',');
     write_g17(line, p.match_probability);
-    write!(line, ",{},{},{}", p.id_l, p.id_r, p.match_key).expect("writing to a String");
+    line.push(',');
+    write_i64(line, p.id_l);
+    line.push(',');
+    write_i64(line, p.id_r);
+    line.push(',');
+    write_u64(line, u64::from(p.match_key));
     let opt = |line: &mut String, v: Option<f64>| {
         if let Some(v) = v {
             write_g17(line, v);
