@@ -258,91 +258,103 @@ impl Model {
 
         let t2 = Instant::now();
         let chunk = opts.chunk_pairs.max(1);
-        let mut window: Vec<Vec<Task<'_>>> = Vec::new();
-        let mut current: Vec<Task<'_>> = Vec::new();
-        let (mut current_pairs, mut window_pairs) = (0usize, 0usize);
-        for (k, idx) in indexes.iter().enumerate() {
-            for anchor_is_right in [false, true] {
-                if anchor_is_right && !restricted {
-                    continue;
-                }
-                for &anchor in &new_positions {
-                    let all = if anchor_is_right {
-                        idx.partners_before(anchor)
+        let (indexes, tf, is_new) = (&indexes, &tf, &is_new);
+        let map = &map;
+        // Pipeline: while the pool scores window k, this thread passes window k - 1's pairs to
+        // the sink and gathers window k + 1's tasks (both serial work).
+        rayon::in_place_scope(|scope| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<WindowResult<T>>>();
+            let mut in_flight = false;
+            // Launches `window` and drains the previous one (a macro: the tasks' lifetime
+            // cannot be named in a closure's signature).
+            macro_rules! step {
+                ($window:expr) => {{
+                    let window: Vec<Vec<Task<'_>>> = $window;
+                    let previous = if in_flight {
+                        Some(rx.recv().expect("a launched window sends its results"))
                     } else {
-                        idx.partners_after(anchor)
+                        None
                     };
-                    for partners in all.chunks(chunk) {
-                        current.push(Task {
-                            rule: k,
-                            anchor_is_right,
-                            anchor,
-                            partners,
-                        });
-                        current_pairs += partners.len();
-                        if current_pairs >= chunk {
-                            window_pairs += current_pairs;
-                            window.push(std::mem::take(&mut current));
-                            current_pairs = 0;
-                        }
-                        if window_pairs >= opts.window_pairs {
-                            self.run_window(
-                                records,
-                                &indexes,
-                                &tf,
-                                &is_new,
-                                opts,
-                                &mut window,
-                                &mut stats,
-                                &map,
-                                &mut sink,
-                            )?;
-                            window_pairs = 0;
+                    let tx = tx.clone();
+                    scope.spawn(move |_| {
+                        let results =
+                            self.score_window(records, indexes, tf, is_new, opts, &window, map);
+                        // The receiver is gone only if the run already failed.
+                        let _ = tx.send(results);
+                    });
+                    in_flight = true;
+                    if let Some(results) = previous {
+                        Self::drain_window(results, &mut stats, &mut sink)?;
+                    }
+                }};
+            }
+            let mut window: Vec<Vec<Task<'_>>> = Vec::new();
+            let mut current: Vec<Task<'_>> = Vec::new();
+            let (mut current_pairs, mut window_pairs) = (0usize, 0usize);
+            for (k, idx) in indexes.iter().enumerate() {
+                for anchor_is_right in [false, true] {
+                    if anchor_is_right && !restricted {
+                        continue;
+                    }
+                    for &anchor in &new_positions {
+                        let all = if anchor_is_right {
+                            idx.partners_before(anchor)
+                        } else {
+                            idx.partners_after(anchor)
+                        };
+                        for partners in all.chunks(chunk) {
+                            current.push(Task {
+                                rule: k,
+                                anchor_is_right,
+                                anchor,
+                                partners,
+                            });
+                            current_pairs += partners.len();
+                            if current_pairs >= chunk {
+                                window_pairs += current_pairs;
+                                window.push(std::mem::take(&mut current));
+                                current_pairs = 0;
+                            }
+                            if window_pairs >= opts.window_pairs {
+                                step!(std::mem::take(&mut window));
+                                window_pairs = 0;
+                            }
                         }
                     }
                 }
             }
-        }
-        if !current.is_empty() {
-            window.push(current);
-        }
-        self.run_window(
-            records,
-            &indexes,
-            &tf,
-            &is_new,
-            opts,
-            &mut window,
-            &mut stats,
-            &map,
-            &mut sink,
-        )?;
+            if !current.is_empty() {
+                window.push(current);
+            }
+            step!(window);
+            debug_assert!(in_flight, "the last window was launched");
+            let last = rx.recv().expect("a launched window sends its results");
+            Self::drain_window(last, &mut stats, &mut sink)
+        })?;
         stats.scoring_seconds = t2.elapsed().as_secs_f64();
         Ok(stats)
     }
 
+    /// Scores the pairs of a window's chunks in parallel; per chunk, its mapped pairs.
     #[allow(
         clippy::too_many_arguments,
         reason = "internal helper threading the run's state"
     )]
-    fn run_window<T, M, F>(
+    fn score_window<T, M>(
         &self,
         rs: &RecordSet,
         indexes: &[RuleIndex],
         tf: &TfTables,
         is_new: &[bool],
         opts: &PredictOptions,
-        window: &mut Vec<Vec<Task<'_>>>,
-        stats: &mut PredictStats,
+        window: &[Vec<Task<'_>>],
         map: &M,
-        sink: &mut F,
-    ) -> Result<()>
+    ) -> Vec<WindowResult<T>>
     where
         T: Send + Default,
         M: Fn(&mut T, ScoredPair) + Sync,
-        F: FnMut(T) -> Result<()>,
     {
-        let results: Vec<WindowResult<T>> = window
+        window
             .par_iter()
             .map(|tasks| {
                 let mut out = T::default();
@@ -415,8 +427,18 @@ impl Model {
                 }
                 Ok(((emitted > 0).then_some(out), emitted, scored))
             })
-            .collect();
-        window.clear();
+            .collect()
+    }
+
+    /// Passes a scored window's chunks to the sink, in order, and counts them.
+    fn drain_window<T, F>(
+        results: Vec<WindowResult<T>>,
+        stats: &mut PredictStats,
+        sink: &mut F,
+    ) -> Result<()>
+    where
+        F: FnMut(T) -> Result<()>,
+    {
         for r in results {
             let (mapped, emitted, scored) = r?;
             stats.candidate_pairs += scored;

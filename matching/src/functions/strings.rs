@@ -198,8 +198,8 @@ fn jaro_bytes(a: &[u8], b: &[u8]) -> f64 {
     for (i, &x) in a.iter().enumerate() {
         let lo = i.saturating_sub(search_range);
         let hi = b_len.min(i + search_range + 1);
-        for j in lo..hi {
-            if b[j] == x && b_flags & (1 << j) == 0 {
+        for (j, &y) in b.iter().enumerate().take(hi).skip(lo) {
+            if y == x && b_flags & (1 << j) == 0 {
                 a_flags |= 1 << i;
                 b_flags |= 1 << j;
                 matches += 1;
@@ -663,7 +663,7 @@ mod tests {
                     .char_indices()
                     .nth((next() % 3) as usize)
                     .map_or(0, |c| c.0);
-                b.insert_str(cut, "x");
+                b.insert(cut, 'x');
             }
             let (x, y) = (Bytes(a.as_bytes()), Bytes(b.as_bytes()));
             assert_eq!(
