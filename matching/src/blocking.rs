@@ -243,9 +243,13 @@ impl RuleIndex {
                 while e < by_rkey.len() && same(e, s) {
                     e += 1;
                 }
-                for (q, &pos) in by_rkey.iter().enumerate().take(e).skip(s) {
-                    let i = pos as usize;
-                    g.by_pos[i] = [q as u32, s as u32, e as u32];
+                // A record alone with its key has no partner: its entry stays "NULL key"
+                // (same empty partner lists, one random write less).
+                if e - s > 1 {
+                    for (q, &pos) in by_rkey.iter().enumerate().take(e).skip(s) {
+                        let i = pos as usize;
+                        g.by_pos[i] = [q as u32, s as u32, e as u32];
+                    }
                 }
                 s = e;
             }

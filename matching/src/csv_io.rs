@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::csv_split::BatchReader;
 use crate::error::{Error, Result};
-use crate::float_fmt::write_g17;
+use crate::float_fmt::{write_g17, write_i64, write_u64};
 use crate::functions::FunctionRegistry;
 use crate::model::Model;
 use crate::predict::{MatchKeyMode, PredictOptions, ScoredPair};
@@ -438,6 +438,19 @@ fn load_records(
     Ok((builder.build(), rows, dropped, kept_rest))
 }
 
+/// How a record's source_person_id is kept in the spare bytes of its row (first byte).
+#[derive(Clone, Copy)]
+enum SpidTag {
+    /// NULL.
+    Null = 0,
+    /// Length in the second byte, then the text.
+    Inline = 1,
+    /// Too long: a `u32` (little-endian) offset of the field in the packed keys.
+    Offset = 2,
+    /// Only in the packed keys, read by field number.
+    Packed = 3,
+}
+
 /// A batch of parsed records, per piece of the file (see [`BatchReader`]).
 type Batch = Vec<Vec<csv::StringRecord>>;
 
@@ -466,15 +479,28 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     let (mut records, rows, dropped, rest) = load_records(rdr, &map, &schema, &keep)?;
     // Where source_person_id is: interned, or field `k` of the packed keys.
     let spid_field = (!keep[spid]).then(|| keep[..spid].iter().filter(|k| !**k).count());
-    // If possible, each record's row also holds the offset of its source_person_id in the
-    // packed keys (u32::MAX for NULL): writing a pair then reads one more line, not two.
-    let spid_in_rows = spid_field.is_some()
-        && records.has_spare_slot()
-        && u32::try_from(rest.text.len()).is_ok_and(|n| n < u32::MAX);
+    // If possible, each record's row also holds its source_person_id (see `SpidTag`), so
+    // writing a pair reads no other memory than the pair's rows.
+    let spid_in_rows = spid_field.is_some() && records.spare_len() >= 5;
     if let (true, Some(k)) = (spid_in_rows, spid_field) {
-        records.set_spare_slots(|i| {
-            rest.field_offset(i, k)
-                .map_or(u32::MAX, |o| u32::try_from(o).expect("checked above"))
+        records.set_spare(|i, spare| {
+            let v = rest.field(i, k);
+            let offset = || rest.field_offset(i, k).and_then(|o| u32::try_from(o).ok());
+            match v {
+                None => spare[0] = SpidTag::Null as u8,
+                Some(v) if v.len() + 2 <= spare.len() => {
+                    spare[0] = SpidTag::Inline as u8;
+                    spare[1] = v.len() as u8;
+                    spare[2..2 + v.len()].copy_from_slice(v.as_bytes());
+                }
+                Some(_) => match offset() {
+                    Some(o) => {
+                        spare[0] = SpidTag::Offset as u8;
+                        spare[1..5].copy_from_slice(&o.to_le_bytes());
+                    }
+                    None => spare[0] = SpidTag::Packed as u8,
+                },
+            }
         });
     }
     summary.load_seconds = t.elapsed().as_secs_f64();
@@ -520,9 +546,19 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         let pos = records.position_fast(id);
         match spid_field {
             None => pos.and_then(|i| records.value(i, spid)),
-            Some(_) if spid_in_rows => pos.and_then(|i| match records.spare_slot(i) {
-                u32::MAX => None,
-                o => rest.field_at(o as usize),
+            Some(k) if spid_in_rows => pos.and_then(|i| {
+                let spare = records.spare(i);
+                match spare[0] {
+                    t if t == SpidTag::Inline as u8 => {
+                        std::str::from_utf8(&spare[2..2 + usize::from(spare[1])]).ok()
+                    }
+                    t if t == SpidTag::Offset as u8 => {
+                        let o = u32::from_le_bytes([spare[1], spare[2], spare[3], spare[4]]);
+                        rest.field_at(o as usize)
+                    }
+                    t if t == SpidTag::Packed as u8 => rest.field(i, k),
+                    _ => None,
+                }
             }),
             Some(k) => pos.and_then(|i| rest.field(i, k)),
         }
@@ -552,7 +588,7 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
 }
 
 fn push_csv_field(out: &mut String, s: &str) {
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.push('"');
         out.push_str(&s.replace('"', "\"\""));
         out.push('"');
@@ -568,7 +604,6 @@ fn write_line<'a>(
     name: &impl Fn(i64) -> &'a str,
     has_tf: &[bool],
 ) {
-    use std::fmt::Write as _;
     push_csv_field(line, name(p.id_l));
     line.push(',');
     push_csv_field(line, name(p.id_r));
@@ -576,7 +611,12 @@ fn write_line<'a>(
     write_g17(line, p.match_weight);
     line.push(',');
     write_g17(line, p.match_probability);
-    write!(line, ",{},{},{}", p.id_l, p.id_r, p.match_key).expect("writing to a String");
+    line.push(',');
+    write_i64(line, p.id_l);
+    line.push(',');
+    write_i64(line, p.id_r);
+    line.push(',');
+    write_u64(line, u64::from(p.match_key));
     let opt = |line: &mut String, v: Option<f64>| {
         if let Some(v) = v {
             write_g17(line, v);

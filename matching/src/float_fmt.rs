@@ -28,9 +28,9 @@ impl std::fmt::Write for SciBuf {
     }
 }
 
-/// Appends [`format_g17`]`(x)` to `out` without allocating.
+/// Appends [`format_g17`]`(x)` to `out` without allocating: the text is built in a stack
+/// buffer and appended at once.
 pub(crate) fn write_g17(out: &mut String, x: f64) {
-    use std::fmt::Write;
     if x.is_nan() {
         out.push_str("nan");
         return;
@@ -48,49 +48,69 @@ pub(crate) fn write_g17(out: &mut String, x: f64) {
         Some(exp) => exp,
         None => fmt_digits(x.abs(), &mut digits),
     };
-    let digits = &digits[..];
-    let trim = |d: &[u8]| -> usize { d.iter().rposition(|&b| b != b'0').map_or(0, |p| p + 1) };
-    let push = |out: &mut String, d: &[u8]| {
-        for &b in d {
-            out.push(char::from(b));
-        }
+    // At most `-` + 17 digits + `.` + `e-308`, or `-0.000` + 17 digits.
+    let mut buf = [0u8; 32];
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        buf[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
     };
+    let trim = |d: &[u8]| -> usize { d.iter().rposition(|&b| b != b'0').map_or(0, |p| p + 1) };
     if x.is_sign_negative() {
-        out.push('-');
+        put(b"-");
     }
     if !(-4..17).contains(&exp) {
         let (first, rest) = digits.split_at(1);
         let rest = &rest[..trim(rest)];
-        push(out, first);
+        put(first);
         if !rest.is_empty() {
-            out.push('.');
-            push(out, rest);
+            put(b".");
+            put(rest);
         }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
+        put(if exp < 0 { b"e-" } else { b"e+" });
         let a = exp.unsigned_abs();
-        if a < 10 {
-            out.push('0');
+        if a >= 100 {
+            put(&[b'0' + (a / 100) as u8]);
         }
-        write!(out, "{a}").expect("writing to a String");
-        return;
-    }
-    if exp >= 0 {
+        put(&[b'0' + (a / 10 % 10) as u8, b'0' + (a % 10) as u8]);
+    } else if exp >= 0 {
         let int_len = exp as usize + 1;
         let (int_part, frac) = digits.split_at(int_len);
-        push(out, int_part);
+        put(int_part);
         let frac = &frac[..trim(frac)];
         if !frac.is_empty() {
-            out.push('.');
-            push(out, frac);
+            put(b".");
+            put(frac);
         }
     } else {
-        out.push_str("0.");
-        for _ in 0..(-exp - 1) {
-            out.push('0');
-        }
-        push(out, &digits[..trim(digits)]);
+        put(b"0.");
+        put(&b"000"[..(-exp - 1) as usize]);
+        put(&digits[..trim(&digits)]);
     }
+    out.push_str(std::str::from_utf8(&buf[..n]).expect("ASCII"));
+}
+
+/// Appends the decimal digits of `v` to `out` (like `write!(out, "{v}")`, faster).
+pub(crate) fn write_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).expect("ASCII"));
+}
+
+/// Appends the decimal digits of `v` (with `-` if negative) to `out`.
+pub(crate) fn write_i64(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    write_u64(out, v.unsigned_abs());
 }
 
 /// The 17 significant digits (ASCII, into `digits`) and the decimal exponent of positive
@@ -111,8 +131,9 @@ fn exact_digits(x: f64, digits: &mut [u8; 17]) -> Option<i32> {
     if !(1..128).contains(&shift) {
         return None;
     }
-    // Decimal exponent estimate; corrected below if off by one.
-    let mut d = x.log10().floor() as i32;
+    // Decimal exponent estimate, floor(log10(2^(biased - 1023))) (1233 / 4096 ~ log10(2)):
+    // the mantissa's factor in [1, 2) may add one, which the loop below corrects.
+    let mut d = ((biased - 1023) * 1233) >> 12;
     for _ in 0..3 {
         let k = 16 - d;
         if !(0..=22).contains(&k) {
@@ -138,10 +159,15 @@ fn exact_digits(x: f64, digits: &mut [u8; 17]) -> Option<i32> {
             q = E16;
             d += 1;
         }
-        for slot in digits.iter_mut().rev() {
-            *slot = b'0' + (q % 10) as u8;
-            q /= 10;
+        // Two independent halves of 9 and 8 digits, in 32-bit arithmetic.
+        let (mut hi, mut lo) = ((q / 100_000_000) as u32, (q % 100_000_000) as u32);
+        for k in (0..8).rev() {
+            digits[9 + k] = b'0' + (lo % 10) as u8;
+            lo /= 10;
+            digits[k + 1] = b'0' + (hi % 10) as u8;
+            hi /= 10;
         }
+        digits[0] = b'0' + hi as u8;
         return Some(d);
     }
     None

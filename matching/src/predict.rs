@@ -185,7 +185,7 @@ fn tf_adjustment(adj: &TfAdjust, tf_l: Option<f64>, tf_r: Option<f64>) -> f64 {
 }
 
 /// Partners whose rows are read together before their pairs are scored.
-const TOUCH_BLOCK: usize = 8;
+const TOUCH_BLOCK: usize = 16;
 
 /// Per chunk of a window: the mapped pairs (if any), pairs emitted, candidate pairs scored.
 type WindowResult<T> = Result<(Option<T>, usize, u64), EvalError>;
@@ -247,154 +247,198 @@ impl Model {
             Some(ids) => records.ids().iter().map(|id| ids.contains(id)).collect(),
         };
         let new_positions: Vec<usize> = (0..records.len()).filter(|&i| is_new[i]).collect();
+        // Each rule's index is built on its own task (their serial parts overlap).
         let indexes: Vec<RuleIndex> = self
             .blocking
-            .iter()
+            .par_iter()
+            .with_max_len(1)
             .map(|rule| RuleIndex::build(rule, records, restricted))
             .collect::<Result<_, _>>()?;
         stats.index_seconds = t1.elapsed().as_secs_f64();
 
         let t2 = Instant::now();
         let chunk = opts.chunk_pairs.max(1);
-        let mut window: Vec<Vec<Task<'_>>> = Vec::new();
-        let mut current: Vec<Task<'_>> = Vec::new();
-        let (mut current_pairs, mut window_pairs) = (0usize, 0usize);
-        for (k, idx) in indexes.iter().enumerate() {
-            for anchor_is_right in [false, true] {
-                if anchor_is_right && !restricted {
-                    continue;
-                }
-                for &anchor in &new_positions {
-                    let all = if anchor_is_right {
-                        idx.partners_before(anchor)
+        let (indexes, tf, is_new) = (&indexes, &tf, &is_new);
+        let map = &map;
+        // Pipeline: while the pool scores window k, this thread passes window k - 1's pairs to
+        // the sink and gathers window k + 1's tasks (both serial work).
+        rayon::in_place_scope(|scope| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<WindowResult<T>>>();
+            let mut in_flight = false;
+            // Launches `window` and drains the previous one (a macro: the tasks' lifetime
+            // cannot be named in a closure's signature).
+            macro_rules! step {
+                ($window:expr) => {{
+                    let window: Vec<Vec<Task<'_>>> = $window;
+                    let previous = if in_flight {
+                        Some(rx.recv().expect("a launched window sends its results"))
                     } else {
-                        idx.partners_after(anchor)
+                        None
                     };
-                    for partners in all.chunks(chunk) {
-                        current.push(Task {
-                            rule: k,
-                            anchor_is_right,
-                            anchor,
-                            partners,
-                        });
-                        current_pairs += partners.len();
-                        if current_pairs >= chunk {
-                            window_pairs += current_pairs;
-                            window.push(std::mem::take(&mut current));
-                            current_pairs = 0;
-                        }
-                        if window_pairs >= opts.window_pairs {
-                            self.run_window(
-                                records,
-                                &indexes,
-                                &tf,
-                                &is_new,
-                                opts,
-                                &mut window,
-                                &mut stats,
-                                &map,
-                                &mut sink,
-                            )?;
-                            window_pairs = 0;
+                    let tx = tx.clone();
+                    scope.spawn(move |_| {
+                        let results =
+                            self.score_window(records, indexes, tf, is_new, opts, &window, map);
+                        // The receiver is gone only if the run already failed.
+                        let _ = tx.send(results);
+                    });
+                    in_flight = true;
+                    if let Some(results) = previous {
+                        Self::drain_window(results, &mut stats, &mut sink)?;
+                    }
+                }};
+            }
+            let mut window: Vec<Vec<Task<'_>>> = Vec::new();
+            let mut current: Vec<Task<'_>> = Vec::new();
+            let (mut current_pairs, mut window_pairs) = (0usize, 0usize);
+            for (k, idx) in indexes.iter().enumerate() {
+                for anchor_is_right in [false, true] {
+                    if anchor_is_right && !restricted {
+                        continue;
+                    }
+                    for &anchor in &new_positions {
+                        let all = if anchor_is_right {
+                            idx.partners_before(anchor)
+                        } else {
+                            idx.partners_after(anchor)
+                        };
+                        for partners in all.chunks(chunk) {
+                            current.push(Task {
+                                rule: k,
+                                anchor_is_right,
+                                anchor,
+                                partners,
+                            });
+                            current_pairs += partners.len();
+                            if current_pairs >= chunk {
+                                window_pairs += current_pairs;
+                                window.push(std::mem::take(&mut current));
+                                current_pairs = 0;
+                            }
+                            if window_pairs >= opts.window_pairs {
+                                step!(std::mem::take(&mut window));
+                                window_pairs = 0;
+                            }
                         }
                     }
                 }
             }
-        }
-        if !current.is_empty() {
-            window.push(current);
-        }
-        self.run_window(
-            records,
-            &indexes,
-            &tf,
-            &is_new,
-            opts,
-            &mut window,
-            &mut stats,
-            &map,
-            &mut sink,
-        )?;
+            if !current.is_empty() {
+                window.push(current);
+            }
+            step!(window);
+            debug_assert!(in_flight, "the last window was launched");
+            let last = rx.recv().expect("a launched window sends its results");
+            Self::drain_window(last, &mut stats, &mut sink)
+        })?;
         stats.scoring_seconds = t2.elapsed().as_secs_f64();
         Ok(stats)
     }
 
+    /// Scores the pairs of a window's chunks in parallel; per chunk, its mapped pairs.
     #[allow(
         clippy::too_many_arguments,
         reason = "internal helper threading the run's state"
     )]
-    fn run_window<T, M, F>(
+    fn score_window<T, M>(
         &self,
         rs: &RecordSet,
         indexes: &[RuleIndex],
         tf: &TfTables,
         is_new: &[bool],
         opts: &PredictOptions,
-        window: &mut Vec<Vec<Task<'_>>>,
-        stats: &mut PredictStats,
+        window: &[Vec<Task<'_>>],
         map: &M,
-        sink: &mut F,
-    ) -> Result<()>
+    ) -> Vec<WindowResult<T>>
     where
         T: Send + Default,
         M: Fn(&mut T, ScoredPair) + Sync,
-        F: FnMut(T) -> Result<()>,
     {
-        let results: Vec<WindowResult<T>> = window
+        window
             .par_iter()
             .map(|tasks| {
                 let mut out = T::default();
                 let mut emitted = 0usize;
                 let mut scored = 0u64;
-                for t in tasks {
-                    // Partners are random records: reading a block's rows up front issues their
-                    // cache misses together, instead of one miss per pair.
-                    for block in t.partners.chunks(TOUCH_BLOCK) {
-                        std::hint::black_box(rs.touch_rows(block));
-                        for &p in block {
-                            let (l, r) = if t.anchor_is_right {
-                                (p as usize, t.anchor)
-                            } else {
-                                (t.anchor, p as usize)
-                            };
-                            if t.anchor_is_right && is_new[l] {
-                                continue; // produced by pass A already
-                            }
-                            let ctx = PairCtx { rs, l, r };
-                            if let Some(res) = &self.blocking[t.rule].residual
-                                && !res.is_true(&ctx)?
-                            {
-                                continue;
-                            }
-                            let mut earlier = false;
-                            for (rule, idx) in self.blocking.iter().zip(indexes).take(t.rule) {
-                                if rule_holds(rule, idx, &ctx)? {
-                                    earlier = true;
-                                    break;
-                                }
-                            }
-                            if earlier {
-                                continue;
-                            }
-                            scored += 1;
-                            let match_key = match opts.match_key_mode {
-                                MatchKeyMode::Plain => t.rule as u32,
-                                MatchKeyMode::Reference => {
-                                    2 * t.rule as u32 + u32::from(!is_new[l])
-                                }
-                            };
-                            let pair = self.score(&ctx, tf, match_key, opts.explain)?;
-                            if opts.threshold.is_none_or(|th| pair.match_probability > th) {
-                                map(&mut out, pair);
-                                emitted += 1;
+                // Pairs are taken TOUCH_BLOCK at a time across tasks (most anchors have one or
+                // two partners): reading a block's rows up front issues their cache misses
+                // together, instead of one miss per pair.
+                let mut pairs = tasks
+                    .iter()
+                    .flat_map(|t| t.partners.iter().map(move |&p| (t, p)));
+                let Some(first) = pairs.next() else {
+                    return Ok((None, 0, 0));
+                };
+                let mut block = [first; TOUCH_BLOCK];
+                let mut len = 1;
+                loop {
+                    while len < TOUCH_BLOCK
+                        && let Some(pair) = pairs.next()
+                    {
+                        block[len] = pair;
+                        len += 1;
+                    }
+                    if len == 0 {
+                        break;
+                    }
+                    let mut positions = [0u32; 2 * TOUCH_BLOCK];
+                    for (k, (t, p)) in block[..len].iter().enumerate() {
+                        positions[2 * k] = t.anchor as u32;
+                        positions[2 * k + 1] = *p;
+                    }
+                    std::hint::black_box(rs.touch_rows(&positions[..2 * len]));
+                    for &(t, p) in &block[..len] {
+                        let (l, r) = if t.anchor_is_right {
+                            (p as usize, t.anchor)
+                        } else {
+                            (t.anchor, p as usize)
+                        };
+                        if t.anchor_is_right && is_new[l] {
+                            continue; // produced by pass A already
+                        }
+                        let ctx = PairCtx { rs, l, r };
+                        if let Some(res) = &self.blocking[t.rule].residual
+                            && !res.is_true(&ctx)?
+                        {
+                            continue;
+                        }
+                        let mut earlier = false;
+                        for (rule, idx) in self.blocking.iter().zip(indexes).take(t.rule) {
+                            if rule_holds(rule, idx, &ctx)? {
+                                earlier = true;
+                                break;
                             }
                         }
+                        if earlier {
+                            continue;
+                        }
+                        scored += 1;
+                        let match_key = match opts.match_key_mode {
+                            MatchKeyMode::Plain => t.rule as u32,
+                            MatchKeyMode::Reference => 2 * t.rule as u32 + u32::from(!is_new[l]),
+                        };
+                        let pair = self.score(&ctx, tf, match_key, opts.explain)?;
+                        if opts.threshold.is_none_or(|th| pair.match_probability > th) {
+                            map(&mut out, pair);
+                            emitted += 1;
+                        }
                     }
+                    len = 0;
                 }
                 Ok(((emitted > 0).then_some(out), emitted, scored))
             })
-            .collect();
-        window.clear();
+            .collect()
+    }
+
+    /// Passes a scored window's chunks to the sink, in order, and counts them.
+    fn drain_window<T, F>(
+        results: Vec<WindowResult<T>>,
+        stats: &mut PredictStats,
+        sink: &mut F,
+    ) -> Result<()>
+    where
+        F: FnMut(T) -> Result<()>,
+    {
         for r in results {
             let (mapped, emitted, scored) = r?;
             stats.candidate_pairs += scored;

@@ -38,6 +38,12 @@ impl Dict {
         self.ends.len()
     }
 
+    /// Whether there is no value.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
     /// Value of code `c`.
     #[inline]
     pub(crate) fn get(&self, c: u32) -> &str {
@@ -137,10 +143,19 @@ pub(crate) struct Column {
 pub(crate) const ROW_WIDTH: usize = 16;
 
 /// The codes of one record, one cache line: scoring a random pair reads two lines instead of
-/// one per column.
+/// one per column. Slot `s` holds a `u32` code (little-endian) in bytes `4s..4s + 4`; the slots
+/// after the codes are spare bytes for the caller (see [`RecordSet::spare`]).
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
-pub(crate) struct Row(pub(crate) [u32; ROW_WIDTH]);
+pub(crate) struct Row(pub(crate) [u8; 4 * ROW_WIDTH]);
+
+impl Row {
+    #[inline]
+    fn get(&self, slot: usize) -> u32 {
+        let b = &self.0[4 * slot..4 * slot + 4];
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+}
 
 /// An immutable set of records: ids (strictly increasing) and one [`Column`] per schema column.
 #[derive(Debug, Clone)]
@@ -148,8 +163,14 @@ pub struct RecordSet {
     schema: Schema,
     ids: Vec<i64>,
     pub(crate) columns: Vec<Column>,
-    /// The same codes row-major, when the schema has at most [`ROW_WIDTH`] columns (else empty).
+    /// The same codes row-major, when the schema has at most [`ROW_WIDTH`] columns (else empty):
+    /// columns with a value get a slot each, in column order; columns that are NULL in every
+    /// record share one always-NULL slot; the remaining slots are spare.
     rows: Vec<Row>,
+    /// Row slot of each column.
+    slot_of: [u8; ROW_WIDTH],
+    /// First spare slot (`ROW_WIDTH` if none).
+    spare_from: usize,
     /// Whether `ids` is exactly `1..=len` (then an id is found without reading `ids`).
     dense: bool,
 }
@@ -207,26 +228,32 @@ impl RecordSet {
             .or_else(|| self.position(id))
     }
 
-    /// Whether each row has a spare slot (the schema has fewer than [`ROW_WIDTH`] columns),
-    /// free for the caller's per-record data (e.g. an offset of the record's text elsewhere).
-    pub(crate) fn has_spare_slot(&self) -> bool {
-        !self.rows.is_empty() && self.schema.len() < ROW_WIDTH
+    /// Number of spare bytes per row (see [`Self::spare`]); 0 if rows are not stored.
+    pub(crate) fn spare_len(&self) -> usize {
+        if self.rows.is_empty() {
+            0
+        } else {
+            4 * (ROW_WIDTH - self.spare_from)
+        }
     }
 
-    /// Sets the spare slot of every row (see [`Self::has_spare_slot`]).
-    pub(crate) fn set_spare_slots(&mut self, value: impl Fn(usize) -> u32 + Sync) {
-        assert!(self.has_spare_slot());
-        let slot = ROW_WIDTH - 1;
+    /// Sets the spare bytes of every row: `value(i, bytes)` fills those of row `i`, for the
+    /// caller's per-record data (e.g. a short text read with the row, at no extra cache miss).
+    pub(crate) fn set_spare(&mut self, value: impl Fn(usize, &mut [u8]) + Sync) {
+        let from = 4 * self.spare_from;
         self.rows
             .par_iter_mut()
             .enumerate()
-            .for_each(|(i, row)| row.0[slot] = value(i));
+            .for_each(|(i, row)| value(i, &mut row.0[from..]));
     }
 
-    /// The spare slot of row `i` (see [`Self::has_spare_slot`]).
+    /// The spare bytes of row `i` (see [`Self::set_spare`]; empty without rows).
     #[inline]
-    pub(crate) fn spare_slot(&self, i: usize) -> u32 {
-        self.rows[i].0[ROW_WIDTH - 1]
+    pub(crate) fn spare(&self, i: usize) -> &[u8] {
+        match self.rows.get(i) {
+            Some(row) => &row.0[4 * self.spare_from..],
+            None => &[],
+        }
     }
 
     /// Reads the row of each position (one load per cache line, independent of each other so
@@ -236,7 +263,7 @@ impl RecordSet {
         let mut acc = 0;
         if !self.rows.is_empty() {
             for &p in positions {
-                acc ^= self.rows[p as usize].0[0];
+                acc ^= u32::from(self.rows[p as usize].0[0]);
             }
         }
         acc
@@ -248,21 +275,48 @@ impl RecordSet {
         if self.rows.is_empty() {
             self.columns[col].codes[i]
         } else {
-            self.rows[i].0[col]
+            self.rows[i].get(usize::from(self.slot_of[col]))
         }
     }
 
     fn new(schema: Schema, ids: Vec<i64>, columns: Vec<Column>) -> Self {
         let mut rows = Vec::new();
+        let mut slot_of = [0u8; ROW_WIDTH];
+        let mut spare_from = ROW_WIDTH;
         if columns.len() <= ROW_WIDTH {
-            let cols: Vec<&[u32]> = columns.iter().map(|c| c.codes.as_slice()).collect();
+            // Columns with values first; the all-NULL ones share the next slot.
+            let mut next = 0;
+            for (c, col) in columns.iter().enumerate() {
+                if !col.dict.is_empty() {
+                    slot_of[c] = next as u8;
+                    next += 1;
+                }
+            }
+            if next < ROW_WIDTH {
+                for (c, col) in columns.iter().enumerate() {
+                    if col.dict.is_empty() {
+                        slot_of[c] = next as u8;
+                    }
+                }
+                spare_from = next + 1;
+            }
+            let cols: Vec<(usize, &[u32])> = columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.dict.is_empty())
+                .map(|(c, col)| (usize::from(slot_of[c]), col.codes.as_slice()))
+                .collect();
+            let null_slot = (next < ROW_WIDTH).then_some(next);
             rows = (0..ids.len())
                 .into_par_iter()
                 .with_min_len(1 << 12)
                 .map(|i| {
-                    let mut row = [NULL; ROW_WIDTH];
-                    for (slot, codes) in row.iter_mut().zip(&cols) {
-                        *slot = codes[i];
+                    let mut row = [0u8; 4 * ROW_WIDTH];
+                    for &(slot, codes) in &cols {
+                        row[4 * slot..4 * slot + 4].copy_from_slice(&codes[i].to_le_bytes());
+                    }
+                    if let Some(s) = null_slot {
+                        row[4 * s..4 * s + 4].copy_from_slice(&NULL.to_le_bytes());
                     }
                     Row(row)
                 })
@@ -276,6 +330,8 @@ impl RecordSet {
             ids,
             columns,
             rows,
+            slot_of,
+            spare_from,
             dense,
         }
     }

@@ -26,46 +26,205 @@ impl<'b> IntoIterator for &'b Bytes<'_> {
     }
 }
 
-fn both_ascii(a: &str, b: &str) -> bool {
-    a.is_ascii() && b.is_ascii()
-}
-
+/// Levenshtein distance over bytes (DuckDB's), without allocating for strings of up to 64
+/// bytes (after removing their common prefix and suffix, which never changes the distance).
 pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
-    if both_ascii(a, b) {
-        strsim::levenshtein(a, b)
+    let (a, b) = trim_common(a.as_bytes(), b.as_bytes());
+    // The shorter string is the bit-parallel pattern.
+    let (p, t) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if p.is_empty() {
+        return t.len();
+    }
+    if p.len() <= 64 {
+        return levenshtein_bitparallel(p, t);
+    }
+    strsim::generic_levenshtein(&Bytes(a), &Bytes(b))
+}
+
+/// `a` and `b` without their common prefix and common suffix.
+fn trim_common<'s>(a: &'s [u8], b: &'s [u8]) -> (&'s [u8], &'s [u8]) {
+    let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[pre..], &b[pre..]);
+    let suf = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    (&a[..a.len() - suf], &b[..b.len() - suf])
+}
+
+/// Myers' / Hyyrö's bit-parallel Levenshtein distance; `p` is not empty and at most 64 bytes.
+fn levenshtein_bitparallel(p: &[u8], t: &[u8]) -> usize {
+    debug_assert!(!p.is_empty() && p.len() <= 64);
+    let mut peq = [0u64; 256];
+    for (i, &c) in p.iter().enumerate() {
+        peq[usize::from(c)] |= 1 << i;
+    }
+    let last = 1u64 << (p.len() - 1);
+    let (mut pv, mut mv) = (!0u64, 0u64);
+    let mut score = p.len();
+    for &c in t {
+        let eq = peq[usize::from(c)];
+        let xv = eq | mv;
+        let xh = ((eq & pv).wrapping_add(pv) ^ pv) | eq;
+        let mut ph = mv | !(xh | pv);
+        let mut mh = pv & xh;
+        if ph & last != 0 {
+            score += 1;
+        } else if mh & last != 0 {
+            score -= 1;
+        }
+        ph = (ph << 1) | 1;
+        mh <<= 1;
+        pv = mh | !(xv | ph);
+        mv = ph & xv;
+    }
+    score
+}
+
+/// True (unrestricted) Damerau-Levenshtein distance over bytes (DuckDB's), in linear space
+/// (Zhao and Sahni), without allocating when `b` has at most 62 bytes.
+pub(crate) fn damerau_levenshtein(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.is_empty() {
+        return b.len();
+    }
+    if b.is_empty() {
+        return a.len();
+    }
+    const STACK: usize = 64;
+    let size = b.len() + 2;
+    if size <= STACK {
+        let mut rows = [[0i32; STACK]; 3];
+        let [fr, r1, r] = &mut rows;
+        damerau_rows(a, b, &mut fr[..size], &mut r1[..size], &mut r[..size])
     } else {
-        strsim::generic_levenshtein(&Bytes(a.as_bytes()), &Bytes(b.as_bytes()))
+        let (mut fr, mut r1, mut r) = (vec![0; size], vec![0; size], vec![0; size]);
+        damerau_rows(a, b, &mut fr, &mut r1, &mut r)
     }
 }
 
-pub(crate) fn damerau_levenshtein(a: &str, b: &str) -> usize {
-    if both_ascii(a, b) {
-        strsim::damerau_levenshtein(a, b)
-    } else {
-        strsim::generic_damerau_levenshtein(a.as_bytes(), b.as_bytes())
+/// The Zhao-Sahni recurrence over three rows of `b.len() + 2` cells each.
+fn damerau_rows<'r>(
+    a: &[u8],
+    b: &[u8],
+    fr: &mut [i32],
+    mut r1: &'r mut [i32],
+    mut r: &'r mut [i32],
+) -> usize {
+    let to_i32 = |n: usize| i32::try_from(n).expect("a text value is shorter than 2 GiB");
+    let max_val = to_i32(a.len().max(b.len())) + 1;
+    fr.fill(max_val);
+    r1.fill(max_val);
+    r[0] = max_val;
+    for (j, cell) in r.iter_mut().enumerate().skip(1) {
+        *cell = to_i32(j - 1);
     }
+    // Last row (1-based) where each byte occurred in `a`; -1 if not yet.
+    let mut last_row = [-1i32; 256];
+    for (i, &ch1) in a.iter().enumerate() {
+        let i = to_i32(i + 1);
+        std::mem::swap(&mut r, &mut r1);
+        let mut last_col: i32 = -1;
+        let mut last_i2l1 = r[1];
+        r[1] = i;
+        let mut t = max_val;
+        for (j0, &ch2) in b.iter().enumerate() {
+            let j = j0 + 1;
+            let jj = to_i32(j);
+            let diag = r1[j] + i32::from(ch1 != ch2);
+            let left = r[j] + 1;
+            let up = r1[j + 1] + 1;
+            let mut temp = diag.min(left).min(up);
+            if ch1 == ch2 {
+                last_col = jj;
+                fr[j + 1] = r1[j - 1];
+                t = last_i2l1;
+            } else {
+                let k = last_row[usize::from(ch2)];
+                if jj - last_col == 1 {
+                    temp = temp.min(fr[j + 1] + (i - k));
+                } else if i - k == 1 {
+                    temp = temp.min(t + (jj - last_col));
+                }
+            }
+            last_i2l1 = r[j + 1];
+            r[j + 1] = temp;
+        }
+        last_row[usize::from(ch1)] = i;
+    }
+    r[b.len() + 1] as usize
 }
 
 pub(crate) fn jaro(a: &str, b: &str) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 0.0; // DuckDB: jaro('', '') = 0, strsim says 1
     }
-    if both_ascii(a, b) {
-        strsim::jaro(a, b)
-    } else {
-        strsim::generic_jaro(&Bytes(a.as_bytes()), &Bytes(b.as_bytes()))
-    }
+    jaro_bytes(a.as_bytes(), b.as_bytes())
 }
 
 pub(crate) fn jaro_winkler(a: &str, b: &str) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 0.0;
     }
-    if both_ascii(a, b) {
-        strsim::jaro_winkler(a, b)
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let sim = jaro_bytes(a, b);
+    // strsim's generic_jaro_winkler, with the same floating-point operations.
+    if sim > 0.7 {
+        let prefix = a.iter().take(4).zip(b).take_while(|(x, y)| x == y).count();
+        sim + 0.1 * prefix as f64 * (1.0 - sim)
     } else {
-        strsim::generic_jaro_winkler(&Bytes(a.as_bytes()), &Bytes(b.as_bytes()))
+        sim
     }
+}
+
+/// strsim's `generic_jaro` over bytes (same matching order and floating-point operations, so
+/// bit-identical results), with the match flags in two `u64` masks when both strings have at
+/// most 64 bytes.
+fn jaro_bytes(a: &[u8], b: &[u8]) -> f64 {
+    let (a_len, b_len) = (a.len(), b.len());
+    if a_len > 64 || b_len > 64 {
+        return strsim::generic_jaro(&Bytes(a), &Bytes(b));
+    }
+    if a_len == 0 && b_len == 0 {
+        return 1.0;
+    } else if a_len == 0 || b_len == 0 {
+        return 0.0;
+    }
+    let search_range = (a_len.max(b_len) / 2).saturating_sub(1);
+    let (mut a_flags, mut b_flags) = (0u64, 0u64);
+    let mut matches = 0usize;
+    for (i, &x) in a.iter().enumerate() {
+        let lo = i.saturating_sub(search_range);
+        let hi = b_len.min(i + search_range + 1);
+        for (j, &y) in b.iter().enumerate().take(hi).skip(lo) {
+            if y == x && b_flags & (1 << j) == 0 {
+                a_flags |= 1 << i;
+                b_flags |= 1 << j;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let mut transpositions = 0usize;
+    let (mut fa, mut fb) = (a_flags, b_flags);
+    while fa != 0 {
+        let (i, j) = (fa.trailing_zeros() as usize, fb.trailing_zeros() as usize);
+        if a[i] != b[j] {
+            transpositions += 1;
+        }
+        fa &= fa - 1;
+        fb &= fb - 1;
+    }
+    transpositions /= 2;
+    ((matches as f64 / a_len as f64)
+        + (matches as f64 / b_len as f64)
+        + ((matches - transpositions) as f64 / matches as f64))
+        / 3.0
 }
 
 fn jaccard(a: &str, b: &str) -> Result<f64, FunctionError> {
@@ -467,6 +626,69 @@ mod tests {
                 .message
                 .contains("length > 0")
         );
+    }
+
+    /// The allocation-free byte metrics agree with strsim's generic (byte) versions on random
+    /// strings: short and long (> 64 bytes), ASCII and multi-byte, with shared prefixes.
+    #[test]
+    fn byte_metrics_agree_with_strsim() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = ["a", "b", "c", "d", "e", "ü", "😀", " ", "1"];
+        let word = |next: &mut dyn FnMut() -> u64| {
+            let len = match next() % 4 {
+                0 => next() % 4,
+                1 | 2 => next() % 14,
+                _ => next() % 90,
+            };
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect::<String>()
+        };
+        for _ in 0..20_000 {
+            let a = word(&mut next);
+            let mut b = if next() % 3 == 0 {
+                a.clone()
+            } else {
+                word(&mut next)
+            };
+            if next() % 2 == 0 && !b.is_empty() {
+                // A small edit of a similar string.
+                let cut = b
+                    .char_indices()
+                    .nth((next() % 3) as usize)
+                    .map_or(0, |c| c.0);
+                b.insert(cut, 'x');
+            }
+            let (x, y) = (Bytes(a.as_bytes()), Bytes(b.as_bytes()));
+            assert_eq!(
+                levenshtein(&a, &b),
+                strsim::generic_levenshtein(&x, &y),
+                "levenshtein({a:?}, {b:?})"
+            );
+            assert_eq!(
+                damerau_levenshtein(&a, &b),
+                strsim::generic_damerau_levenshtein(a.as_bytes(), b.as_bytes()),
+                "damerau_levenshtein({a:?}, {b:?})"
+            );
+            if !(a.is_empty() && b.is_empty()) {
+                assert_eq!(
+                    jaro(&a, &b).to_bits(),
+                    strsim::generic_jaro(&x, &y).to_bits(),
+                    "jaro({a:?}, {b:?})"
+                );
+                assert_eq!(
+                    jaro_winkler(&a, &b).to_bits(),
+                    strsim::generic_jaro_winkler(&x, &y).to_bits(),
+                    "jaro_winkler({a:?}, {b:?})"
+                );
+            }
+        }
     }
 
     #[test]

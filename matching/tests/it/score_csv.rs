@@ -110,3 +110,52 @@ fn score_csv_drops_exact_duplicates_and_renumbers() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn score_csv_writes_short_long_and_missing_source_person_ids() {
+    let dir = std::env::temp_dir().join(format!("idem-matching-spid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("in.csv");
+    let header = "data_source,source_person_id,first_name,last_name,sex,race,birth_date,death_date,\
+        social_security_number,address,city,state,zip_code,county,phone";
+    // Ids that fit in a record's row, one that does not (read from elsewhere), a quoted one
+    // and a missing one: every pair of the four records is a candidate.
+    let long = "x".repeat(70);
+    let body = [
+        "s,a,ann,lee,,,19900101,,,,x,,1000,,".to_string(),
+        format!("s,{long},ann,lee,,,19900101,,,,y,,1000,,"),
+        "s,\"q,1\",ann,lee,,,19900101,,,,z,,1000,,".to_string(),
+        "s,,ann,lee,,,19900101,,,,w,,1000,,".to_string(),
+    ];
+    std::fs::write(&csv, format!("{header}\n{}\n", body.join("\n"))).unwrap();
+    let out = dir.join("out.csv");
+    let summary = score_csv(&ScoreCsvOptions::new(
+        &csv,
+        data("febrl/febrl_model.json"),
+        &out,
+    ))
+    .unwrap();
+    assert_eq!(summary.pairs_written, 6);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let starts: Vec<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let ids: Vec<&str> = l.rsplitn(4, ',').collect();
+            format!("{} {}", ids[2], ids[1])
+        })
+        .collect();
+    assert_eq!(starts, ["1 2", "1 3", "1 4", "2 3", "2 4", "3 4"], "{text}");
+    let expected_prefix = [
+        format!("a,{long},"),
+        "a,\"q,1\",".to_string(),
+        "a,,".to_string(),
+        format!("{long},\"q,1\","),
+        format!("{long},,"),
+        "\"q,1\",,".to_string(),
+    ];
+    for (line, prefix) in text.lines().skip(1).zip(&expected_prefix) {
+        assert!(line.starts_with(prefix.as_str()), "{line} / {prefix}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
