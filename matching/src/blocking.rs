@@ -190,19 +190,26 @@ impl RuleIndex {
         // position's key packed into a u64 (equal keys iff equal packed keys).
         let sorted = |keys: &[u32]| -> (Vec<u32>, Option<Vec<u64>>) {
             if (1..=2).contains(&width) {
-                // Pack (key, position) into integers: sorting them is cache-friendly and gives
-                // the same (key, position) order as the slice comparison below.
-                let mut packed: Vec<(u64, u32)> = (0..n)
-                    .filter(|&i| keys[i * width] != NULL)
+                // Pack each key into an integer, `k[0]` above just enough bits for `k[1]` (the
+                // same order as the slice comparison below), and radix sort them stably from
+                // position order: (key, position) order without comparisons.
+                let present = |i: &usize| keys[i * width] != NULL;
+                let low_bits = if width == 2 {
+                    let max = (0..n).filter(present).map(|i| keys[i * 2 + 1]).max();
+                    u32::BITS - max.unwrap_or(0).leading_zeros()
+                } else {
+                    0
+                };
+                let (mut packed, mut pos): (Vec<u64>, Vec<u32>) = (0..n)
+                    .filter(present)
                     .map(|i| {
                         let k = &keys[i * width..(i + 1) * width];
                         let lo = if width == 2 { u64::from(k[1]) } else { 0 };
-                        ((u64::from(k[0]) << 32) | lo, i as u32)
+                        ((u64::from(k[0]) << low_bits) | lo, i as u32)
                     })
-                    .collect();
-                packed.par_sort_unstable();
-                let (keys, pos) = packed.into_iter().unzip();
-                return (pos, Some(keys));
+                    .unzip();
+                radix_sort(&mut packed, &mut pos);
+                return (pos, Some(packed));
             }
             let mut v: Vec<u32> = (0..n as u32)
                 .filter(|&i| width == 0 || keys[i as usize * width] != NULL)
@@ -334,6 +341,44 @@ impl RuleIndex {
     }
 }
 
+/// Digits of [`radix_sort`], in bits.
+const RADIX_BITS: u32 = 11;
+
+/// Sorts `keys` and permutes `pos` alike, stably (equal keys keep their order): LSD radix sort,
+/// one counting pass per digit that is not the same in every key.
+fn radix_sort(keys: &mut Vec<u64>, pos: &mut Vec<u32>) {
+    let n = keys.len();
+    let bits = u64::BITS - keys.iter().fold(0, |m, &k| m | k).leading_zeros();
+    let passes = bits.div_ceil(RADIX_BITS) as usize;
+    let mask = (1u64 << RADIX_BITS) - 1;
+    let digit = |k: u64, p: usize| ((k >> (p as u32 * RADIX_BITS)) & mask) as usize;
+    // Every digit's counts in one read of the keys.
+    let mut counts = vec![[0u32; 1 << RADIX_BITS]; passes];
+    for &k in keys.iter() {
+        for (p, c) in counts.iter_mut().enumerate() {
+            c[digit(k, p)] += 1;
+        }
+    }
+    let (mut keys2, mut pos2) = (vec![0u64; n], vec![0u32; n]);
+    for (p, c) in counts.iter_mut().enumerate() {
+        if c.iter().any(|&m| m as usize == n) {
+            continue; // one digit value: this pass would not move anything
+        }
+        let mut sum = 0u32;
+        for m in c.iter_mut() {
+            (*m, sum) = (sum, sum + *m);
+        }
+        for (&k, &q) in keys.iter().zip(pos.iter()) {
+            let slot = &mut c[digit(k, p)];
+            keys2[*slot as usize] = k;
+            pos2[*slot as usize] = q;
+            *slot += 1;
+        }
+        std::mem::swap(keys, &mut keys2);
+        std::mem::swap(pos, &mut pos2);
+    }
+}
+
 fn partition_point(len: usize, pred: impl Fn(usize) -> bool) -> usize {
     let (mut lo, mut hi) = (0, len);
     while lo < hi {
@@ -448,5 +493,28 @@ mod tests {
             )
             .unwrap()
         );
+    }
+
+    #[test]
+    fn radix_sort_is_a_stable_sort() {
+        // Keys of several digits, with ties, some digits equal in every key.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut keys: Vec<u64> = (0..5000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x % 97) << 40) | ((x >> 20) % 5)
+            })
+            .collect();
+        let mut pos: Vec<u32> = (0..keys.len() as u32).collect();
+        let mut expected: Vec<(u64, u32)> = keys.iter().copied().zip(pos.iter().copied()).collect();
+        expected.sort();
+        radix_sort(&mut keys, &mut pos);
+        let got: Vec<(u64, u32)> = keys.into_iter().zip(pos).collect();
+        assert_eq!(got, expected);
+        let (mut empty, mut none) = (Vec::new(), Vec::new());
+        radix_sort(&mut empty, &mut none);
+        assert!(empty.is_empty() && none.is_empty());
     }
 }
