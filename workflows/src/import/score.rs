@@ -154,7 +154,7 @@ async fn read_records(
              FROM person_records ORDER BY id) TO STDOUT",
         )
         .await?;
-    let (sender, mut receiver) = mpsc::channel::<bytes::Bytes>(8);
+    let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(8);
     let job = input.job_id.0;
     let progress = ctx.progress().clone();
     let builder = tokio::task::spawn_blocking(move || -> Result<(RecordSet, HashSet<i64>)> {
@@ -171,7 +171,7 @@ async fn read_records(
                 if row.job == job {
                     new_ids.insert(row.id);
                 }
-                let values: Vec<Option<&str>> = row.values();
+                let values: [Option<&str>; FIELDS] = std::array::from_fn(|i| row.value(i));
                 builder
                     .push(row.id, &values)
                     .map_err(|e| Error::Matching(e.to_string()))?;
@@ -187,12 +187,22 @@ async fn read_records(
         }
         Ok((builder.build(), new_ids))
     });
+    // PostgreSQL sends one message per row; they go to the parser in batches of [`READ_BATCH`] bytes,
+    // so the parsing thread wakes once per batch, not once per row.
     let mut forwarded = Ok(());
+    let mut batch = Vec::with_capacity(READ_BATCH);
     while let Some(chunk) = stream.try_next().await? {
-        if sender.send(chunk).await.is_err() {
-            forwarded = Err(());
-            break;
+        batch.extend_from_slice(&chunk);
+        if batch.len() >= READ_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
+            if sender.send(full).await.is_err() {
+                forwarded = Err(());
+                break;
+            }
         }
+    }
+    if forwarded.is_ok() && !batch.is_empty() && sender.send(batch).await.is_err() {
+        forwarded = Err(());
     }
     drop(sender);
     let built = builder
@@ -203,6 +213,12 @@ async fn read_records(
     }
     built
 }
+
+/// Bytes of `COPY` output handed to the parser at a time.
+const READ_BATCH: usize = 256 * 1024;
+
+/// Fields of a `COPY` row after the id and the job id.
+const FIELDS: usize = 15;
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
@@ -216,6 +232,8 @@ struct CopyRow {
     text: String,
     /// Byte ranges in `text` of the 15 fields; `None` = NULL.
     fields: Vec<Option<(usize, usize)>>,
+    /// Scratch space for unescaping a field.
+    unescaped: Vec<u8>,
 }
 
 impl CopyRow {
@@ -232,10 +250,18 @@ impl CopyRow {
         };
         self.id = int("id")?;
         self.job = int("job_id")?;
-        let mut bytes = Vec::new();
+        let mut bytes = std::mem::take(&mut self.unescaped);
         for column in columns {
             if column == b"\\N" {
                 self.fields.push(None);
+                continue;
+            }
+            if !column.contains(&b'\\') {
+                let value = std::str::from_utf8(column)
+                    .map_err(|_| Error::State("COPY output is not UTF-8".into()))?;
+                let start = self.text.len();
+                self.text.push_str(value);
+                self.fields.push(Some((start, self.text.len())));
                 continue;
             }
             bytes.clear();
@@ -264,20 +290,19 @@ impl CopyRow {
             self.text.push_str(value);
             self.fields.push(Some((start, self.text.len())));
         }
-        if self.fields.len() != 15 {
+        self.unescaped = bytes;
+        if self.fields.len() != FIELDS {
             return Err(Error::State(format!(
-                "COPY output has {} fields, expected 15",
+                "COPY output has {} fields, expected {FIELDS}",
                 self.fields.len()
             )));
         }
         Ok(())
     }
 
-    fn values(&self) -> Vec<Option<&str>> {
-        self.fields
-            .iter()
-            .map(|f| f.map(|(a, b)| &self.text[a..b]))
-            .collect()
+    /// Field `i` (of [`FIELDS`]); call after a successful [`Self::parse`].
+    fn value(&self, i: usize) -> Option<&str> {
+        self.fields[i].map(|(a, b)| &self.text[a..b])
     }
 }
 
