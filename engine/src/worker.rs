@@ -241,15 +241,7 @@ impl Engine {
             tracing::debug!(run_id = %task.run_id, step = task.step, attempt = task.attempt, "Stale delivery ignored.");
             return Ok(());
         };
-        let mut attempt = Claimed {
-            task,
-            name: row.get("name"),
-            base: row.get("attempt_base"),
-            workflow: row.get("workflow"),
-            version: row.get("workflow_version"),
-            traceparent: row.get("traceparent"),
-            input: row.get("input"),
-        };
+        let mut attempt = Claimed::from_row(task, &row);
         loop {
             match self.run_claimed(attempt, worker, shutdown).await? {
                 Some(next) => attempt = next,
@@ -459,73 +451,53 @@ impl Engine {
                 .bind(&self.inner.config.queue)
                 .fetch_one(&self.inner.pool)
                 .await?;
-            if !row.get::<bool, _>("owned") {
-                tracing::warn!(
-                    "Attempt finished after losing its lease; its outcome is discarded."
-                );
+            if !owned(&row) {
                 return Ok(None);
             }
             tracing::info!("Step attempt succeeded; run finished.");
+            return Ok(row.get::<Option<uuid::Uuid>, _>("run_id").map(|run_id| {
+                let claimed = StepTask {
+                    run_id,
+                    step: row.get::<i32, _>("idx") as u32,
+                    attempt: row.get::<i32, _>("attempt") as u32,
+                };
+                Next::Other(Claimed::from_row(claimed, &row))
+            }));
+        }
+        if continue_here {
+            let row = query.fetch_one(&self.inner.pool).await?;
+            if !owned(&row) {
+                return Ok(None);
+            }
+            tracing::info!("Step attempt succeeded.");
             return Ok(row
-                .get::<Option<uuid::Uuid>, _>("claimed_run_id")
-                .map(|run_id| {
-                    Next::Other(Claimed {
-                        task: StepTask {
-                            run_id,
-                            step: row.get::<i32, _>("claimed_idx") as u32,
-                            attempt: row.get::<i32, _>("claimed_attempt") as u32,
-                        },
-                        name: row.get("claimed_name"),
-                        base: row.get("claimed_base"),
-                        workflow: row.get("claimed_workflow"),
-                        version: row.get("claimed_version"),
-                        traceparent: row.get("claimed_traceparent"),
-                        input: row.get("claimed_input"),
-                    })
+                .get::<Option<i32>, _>("next_attempts")
+                .map(|attempts| Next::SameRun {
+                    task: StepTask {
+                        run_id: task.run_id,
+                        step: task.step + 1,
+                        attempt: attempts as u32,
+                    },
+                    name: row.get("next_name"),
+                    base: row.get("next_base"),
                 }));
         }
-        let mut tx = None;
-        let row = if continue_here {
-            query.fetch_one(&self.inner.pool).await?
-        } else {
-            query
-                .fetch_one(&mut **tx.insert(self.inner.pool.begin().await?))
-                .await?
-        };
-        if !row.get::<bool, _>("owned") {
-            tracing::warn!("Attempt finished after losing its lease; its outcome is discarded.");
+        let mut tx = self.inner.pool.begin().await?;
+        let row = query.fetch_one(&mut *tx).await?;
+        if !owned(&row) {
             return Ok(None);
         }
         tracing::info!("Step attempt succeeded.");
-        let next = row
-            .get::<Option<i32>, _>("next_attempts")
-            .map(|attempts| StepTask {
+        if let Some(attempts) = row.get::<Option<i32>, _>("next_attempts") {
+            let queued = StepTask {
                 run_id: task.run_id,
                 step: task.step + 1,
-                attempt: attempts as u32,
-            });
-        match (next, tx) {
-            (Some(next), None) => Ok(Some(Next::SameRun {
-                task: next,
-                name: row.get("next_name"),
-                base: row.get("next_base"),
-            })),
-            (Some(next), Some(mut tx)) => {
-                let queued = StepTask {
-                    attempt: next.attempt + 1,
-                    ..next
-                };
-                enqueue(&mut tx, &self.inner.config.queue, queued, None).await?;
-                tx.commit().await?;
-                Ok(None)
-            }
-            (None, tx) => {
-                if let Some(tx) = tx {
-                    tx.commit().await?;
-                }
-                Ok(None)
-            }
+                attempt: attempts as u32 + 1,
+            };
+            enqueue(&mut tx, &self.inner.config.queue, queued, None).await?;
         }
+        tx.commit().await?;
+        Ok(None)
     }
 
     /// The failure path: cancelled, retry after a backoff, or fail the run.
@@ -674,6 +646,31 @@ struct Claimed {
     version: i32,
     traceparent: Option<String>,
     input: Option<Value>,
+}
+
+impl Claimed {
+    /// The claimed attempt `task` from a claiming statement's row (`claim_step.sql`, or the claim of
+    /// `finish_run.sql`, which names its columns the same).
+    fn from_row(task: StepTask, row: &sqlx::postgres::PgRow) -> Self {
+        Self {
+            task,
+            name: row.get("name"),
+            base: row.get("attempt_base"),
+            workflow: row.get("workflow"),
+            version: row.get("workflow_version"),
+            traceparent: row.get("traceparent"),
+            input: row.get("input"),
+        }
+    }
+}
+
+/// Whether a completing statement's attempt still held its lease (`owned`); logs when it did not.
+fn owned(row: &sqlx::postgres::PgRow) -> bool {
+    let owned = row.get::<bool, _>("owned");
+    if !owned {
+        tracing::warn!("Attempt finished after losing its lease; its outcome is discarded.");
+    }
+    owned
 }
 
 /// The apalis handler. The claim acknowledges the task (apalis's own acknowledgement, a transaction of its

@@ -66,12 +66,12 @@ WITH run AS (
     SELECT run_id, idx, attempts, $4 FROM claim
     ON CONFLICT (run_id, idx, attempt) DO NOTHING
 )
+-- The claimed step's columns are named as `claim_step.sql` names them (one reader for both).
 SELECT EXISTS (SELECT 1 FROM done) AS owned,
-       c.run_id AS claimed_run_id, c.idx AS claimed_idx, c.attempts AS claimed_attempt,
-       c.name AS claimed_name, c.attempt_base AS claimed_base, cr.workflow AS claimed_workflow,
-       cr.workflow_version AS claimed_version, cr.traceparent AS claimed_traceparent,
+       c.run_id, c.idx, c.attempts AS attempt,
+       c.name, c.attempt_base, cr.workflow, cr.workflow_version, cr.traceparent,
        CASE WHEN c.idx = 0 THEN cr.input
             ELSE (SELECT p.output FROM workflow_steps p WHERE p.run_id = c.run_id AND p.idx = c.idx - 1)
-       END AS claimed_input
+       END AS input
 FROM (SELECT 1) AS one
 LEFT JOIN (claim c CROSS JOIN claim_run cr) ON true
