@@ -410,7 +410,7 @@ pub(crate) fn rule_holds<'a>(
     }
     match &rule.residual {
         None => Ok(true),
-        Some(n) => n.is_true(ctx),
+        Some(n) => Ok(n.is_true(ctx)?),
     }
 }
 

@@ -542,38 +542,36 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         .map(|c| c.tf_column.is_some())
         .collect();
     // Pairs are formatted on the worker threads that scored them; this thread only writes.
-    let name = |id: i64| {
+    let name = |id: i64| -> &[u8] {
         let pos = records.position_fast(id);
         match spid_field {
-            None => pos.and_then(|i| records.value(i, spid)),
+            None => pos.and_then(|i| records.value(i, spid)).map(str::as_bytes),
             Some(k) if spid_in_rows => pos.and_then(|i| {
                 let spare = records.spare(i);
                 match spare[0] {
-                    t if t == SpidTag::Inline as u8 => {
-                        std::str::from_utf8(&spare[2..2 + usize::from(spare[1])]).ok()
-                    }
+                    t if t == SpidTag::Inline as u8 => spare.get(2..2 + usize::from(spare[1])),
                     t if t == SpidTag::Offset as u8 => {
                         let o = u32::from_le_bytes([spare[1], spare[2], spare[3], spare[4]]);
-                        rest.field_at(o as usize)
+                        rest.field_at(o as usize).map(str::as_bytes)
                     }
-                    t if t == SpidTag::Packed as u8 => rest.field(i, k),
+                    t if t == SpidTag::Packed as u8 => rest.field(i, k).map(str::as_bytes),
                     _ => None,
                 }
             }),
-            Some(k) => pos.and_then(|i| rest.field(i, k)),
+            Some(k) => pos.and_then(|i| rest.field(i, k)).map(str::as_bytes),
         }
-        .unwrap_or("")
+        .unwrap_or(b"")
     };
     let stats = model.predict_mapped(
         &records,
         &popts,
-        |text: &mut String, p| {
+        |text: &mut Vec<u8>, p| {
             if text.capacity() == 0 {
                 text.reserve(popts.chunk_pairs * 128);
             }
             write_line(text, &p, &name, &has_tf);
         },
-        |text| out.write_all(text.as_bytes()).map_err(io_err(&opts.out)),
+        |text| out.write_all(&text).map_err(io_err(&opts.out)),
     )?;
     out.flush().map_err(io_err(&opts.out))?;
     summary.predict_cpu_seconds = cpu1.zip(process_cpu_seconds()).map(|(a, b)| b - a);
@@ -587,56 +585,61 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     Ok(summary)
 }
 
-fn push_csv_field(out: &mut String, s: &str) {
-    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-        out.push('"');
-        out.push_str(&s.replace('"', "\"\""));
-        out.push('"');
+fn push_csv_field(out: &mut Vec<u8>, s: &[u8]) {
+    if s.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.push(b'"');
+        for &b in s {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
     } else {
-        out.push_str(s);
+        out.extend_from_slice(s);
     }
 }
 
 /// Appends one output line for `p` to `line`.
 fn write_line<'a>(
-    line: &mut String,
+    line: &mut Vec<u8>,
     p: &ScoredPair,
-    name: &impl Fn(i64) -> &'a str,
+    name: &impl Fn(i64) -> &'a [u8],
     has_tf: &[bool],
 ) {
     push_csv_field(line, name(p.id_l));
-    line.push(',');
+    line.push(b',');
     push_csv_field(line, name(p.id_r));
-    line.push(',');
+    line.push(b',');
     write_g17(line, p.match_weight);
-    line.push(',');
+    line.push(b',');
     write_g17(line, p.match_probability);
-    line.push(',');
+    line.push(b',');
     write_i64(line, p.id_l);
-    line.push(',');
+    line.push(b',');
     write_i64(line, p.id_r);
-    line.push(',');
+    line.push(b',');
     write_u64(line, u64::from(p.match_key));
-    let opt = |line: &mut String, v: Option<f64>| {
+    let opt = |line: &mut Vec<u8>, v: Option<f64>| {
         if let Some(v) = v {
             write_g17(line, v);
         }
     };
     for (e, tf) in p.explain.iter().zip(has_tf) {
         if *tf {
-            line.push(',');
+            line.push(b',');
             opt(line, e.tf_l);
-            line.push(',');
+            line.push(b',');
             opt(line, e.tf_r);
         }
-        line.push(',');
+        line.push(b',');
         write_g17(line, e.bayes_factor);
         if *tf {
-            line.push(',');
+            line.push(b',');
             write_g17(line, e.tf_adjustment_bayes_factor);
         }
     }
-    line.push('\n');
+    line.push(b'\n');
 }
 
 #[cfg(test)]

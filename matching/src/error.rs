@@ -132,6 +132,12 @@ pub enum EvalError {
     Overflow(&'static str),
 }
 
+impl From<Box<EvalError>> for EvalError {
+    fn from(e: Box<EvalError>) -> Self {
+        *e
+    }
+}
+
 /// Registering a function in a [`crate::FunctionRegistry`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {

@@ -5,9 +5,9 @@
 /// NaN and infinities are written as pandas writes them (`nan` is written as an empty field by
 /// the caller; here `inf`, `-inf`, `nan`).
 pub fn format_g17(x: f64) -> String {
-    let mut s = String::with_capacity(24);
+    let mut s = Vec::with_capacity(24);
     write_g17(&mut s, x);
-    s
+    String::from_utf8(s).expect("ASCII")
 }
 
 /// A fixed stack buffer for `{:.16e}` output (at most 24 bytes: `-d.dddddddddddddddde-308`).
@@ -28,19 +28,19 @@ impl std::fmt::Write for SciBuf {
     }
 }
 
-/// Appends [`format_g17`]`(x)` to `out` without allocating: the text is built in a stack
-/// buffer and appended at once.
-pub(crate) fn write_g17(out: &mut String, x: f64) {
+/// Appends [`format_g17`]`(x)` (ASCII) to `out` without allocating: the text is built in a
+/// stack buffer and appended at once.
+pub(crate) fn write_g17(out: &mut Vec<u8>, x: f64) {
     if x.is_nan() {
-        out.push_str("nan");
+        out.extend_from_slice(b"nan");
         return;
     }
     if x.is_infinite() {
-        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
+        out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
         return;
     }
     if x == 0.0 {
-        out.push_str(if x.is_sign_negative() { "-0" } else { "0" });
+        out.extend_from_slice(if x.is_sign_negative() { b"-0" } else { b"0" });
         return;
     }
     let mut digits = [0u8; 17];
@@ -87,28 +87,50 @@ pub(crate) fn write_g17(out: &mut String, x: f64) {
         put(&b"000"[..(-exp - 1) as usize]);
         put(&digits[..trim(&digits)]);
     }
-    out.push_str(std::str::from_utf8(&buf[..n]).expect("ASCII"));
+    out.extend_from_slice(&buf[..n]);
 }
 
+/// The two-digit decimal strings "00" to "99", back to back.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
+5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/// `10^k` for `k` in `0..=22`.
+const POW10: [u128; 23] = {
+    let mut t = [1u128; 23];
+    let mut k = 1;
+    while k < t.len() {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
 /// Appends the decimal digits of `v` to `out` (like `write!(out, "{v}")`, faster).
-pub(crate) fn write_u64(out: &mut String, mut v: u64) {
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
     }
-    out.push_str(std::str::from_utf8(&buf[i..]).expect("ASCII"));
+    if v >= 10 {
+        i -= 2;
+        let pair = v as usize * 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// Appends the decimal digits of `v` (with `-` if negative) to `out`.
-pub(crate) fn write_i64(out: &mut String, v: i64) {
+pub(crate) fn write_i64(out: &mut Vec<u8>, v: i64) {
     if v < 0 {
-        out.push('-');
+        out.push(b'-');
     }
     write_u64(out, v.unsigned_abs());
 }
@@ -139,7 +161,7 @@ fn exact_digits(x: f64, digits: &mut [u8; 17]) -> Option<i32> {
         if !(0..=22).contains(&k) {
             return None;
         }
-        let n = m * 10u128.pow(k as u32);
+        let n = m * POW10[k as usize];
         let q = n >> shift;
         if q >= u128::from(E17) {
             d += 1;
@@ -159,13 +181,14 @@ fn exact_digits(x: f64, digits: &mut [u8; 17]) -> Option<i32> {
             q = E16;
             d += 1;
         }
-        // Two independent halves of 9 and 8 digits, in 32-bit arithmetic.
+        // Two independent halves of 9 and 8 digits, in 32-bit arithmetic, two digits at a time.
         let (mut hi, mut lo) = ((q / 100_000_000) as u32, (q % 100_000_000) as u32);
-        for k in (0..8).rev() {
-            digits[9 + k] = b'0' + (lo % 10) as u8;
-            lo /= 10;
-            digits[k + 1] = b'0' + (hi % 10) as u8;
-            hi /= 10;
+        for k in (0..4).rev() {
+            let (l, h) = ((lo % 100) as usize * 2, (hi % 100) as usize * 2);
+            digits[9 + 2 * k..11 + 2 * k].copy_from_slice(&DIGIT_PAIRS[l..l + 2]);
+            digits[1 + 2 * k..3 + 2 * k].copy_from_slice(&DIGIT_PAIRS[h..h + 2]);
+            lo /= 100;
+            hi /= 100;
         }
         digits[0] = b'0' + hi as u8;
         return Some(d);

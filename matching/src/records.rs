@@ -23,12 +23,21 @@ pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
     foldhash::fast::FixedState::with_seed(0x1de3).hash_one(b)
 }
 
-/// The distinct values of a column, stored back to back in one string.
+/// Longest value kept inline in [`Dict::short`].
+const SHORT_MAX: usize = 15;
+
+/// The distinct values of a column, stored back to back in one string; values of at most
+/// [`SHORT_MAX`] bytes (most names, dates and codes) are also kept inline in a 16-byte slot
+/// per code, so that reading one (scoring reads values by code, at random) misses the cache
+/// once instead of twice (offsets, then text).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dict {
     text: String,
     /// `ends[c]` is the end of value `c` in `text`; it starts where value `c - 1` ends.
     ends: Vec<usize>,
+    /// Per code: the value's bytes then, in the last byte, its length; a length above
+    /// [`SHORT_MAX`] means "read it from `text`".
+    short: Vec<[u8; SHORT_MAX + 1]>,
 }
 
 impl Dict {
@@ -48,6 +57,19 @@ impl Dict {
     #[inline]
     pub(crate) fn get(&self, c: u32) -> &str {
         let c = c as usize;
+        let slot = &self.short[c];
+        let len = usize::from(slot[SHORT_MAX]);
+        if len <= SHORT_MAX
+            && let Ok(s) = std::str::from_utf8(&slot[..len])
+        {
+            return s;
+        }
+        self.long(c)
+    }
+
+    /// Value of code `c`, from the text.
+    #[inline(never)]
+    fn long(&self, c: usize) -> &str {
         let start = if c == 0 { 0 } else { self.ends[c - 1] };
         &self.text[start..self.ends[c]]
     }
@@ -56,6 +78,13 @@ impl Dict {
         let code = self.ends.len() as u32;
         self.text.push_str(s);
         self.ends.push(self.text.len());
+        let mut slot = [0u8; SHORT_MAX + 1];
+        slot[SHORT_MAX] = u8::MAX;
+        if s.len() <= SHORT_MAX {
+            slot[..s.len()].copy_from_slice(s.as_bytes());
+            slot[SHORT_MAX] = s.len() as u8;
+        }
+        self.short.push(slot);
         code
     }
 }

@@ -23,6 +23,9 @@ pub(crate) enum Node {
         a: (Side, usize),
         b: (Side, usize),
     },
+    /// `a IS NULL OR b IS NULL OR ...` over plain column references (every comparison's null
+    /// level): TRUE if any of the columns is NULL, else FALSE (never NULL).
+    AnyNull(Vec<(Side, usize)>),
     Not(Box<Node>),
     Neg(Box<Node>),
     And(Box<Node>, Box<Node>),
@@ -180,7 +183,13 @@ impl Compiler<'_> {
                 let (l, r) = (self.b(left), self.b(right));
                 match op {
                     BinOp::And => Node::And(l, r),
-                    BinOp::Or => Node::Or(l, r),
+                    BinOp::Or => match (null_cols(&l), null_cols(&r)) {
+                        (Some(mut a), Some(b)) => {
+                            a.extend(b);
+                            Node::AnyNull(a)
+                        }
+                        _ => Node::Or(l, r),
+                    },
                     BinOp::Concat => Node::Concat(l, r),
                     BinOp::Arith(op) => Node::Arith { op: *op, l, r },
                     BinOp::Cmp(CmpOp::Eq) => match (&*l, &*r) {
@@ -299,7 +308,7 @@ impl Compiler<'_> {
     /// Evaluates nodes whose inputs are all constants (deterministic functions only).
     fn fold(&mut self, node: Node) -> Node {
         let foldable = match &node {
-            Node::Const(_) | Node::Col { .. } | Node::EqCols { .. } => false,
+            Node::Const(_) | Node::Col { .. } | Node::EqCols { .. } | Node::AnyNull(_) => false,
             Node::Call { def, args, .. } => def.deterministic && args.iter().all(is_const),
             Node::Not(a) | Node::Neg(a) => is_const(a),
             Node::And(a, b) | Node::Or(a, b) | Node::Concat(a, b) => is_const(a) && is_const(b),
@@ -323,6 +332,18 @@ fn is_const(n: &Node) -> bool {
     matches!(n, Node::Const(_))
 }
 
+/// The columns of `col IS NULL` or of an [`Node::AnyNull`].
+fn null_cols(n: &Node) -> Option<Vec<(Side, usize)>> {
+    match n {
+        Node::IsNull { e, negated: false } => match **e {
+            Node::Col { side, col } => Some(vec![(side, col)]),
+            _ => None,
+        },
+        Node::AnyNull(cols) => Some(cols.clone()),
+        _ => None,
+    }
+}
+
 impl Node {
     /// Which sides of the pair the expression reads: (left, right).
     pub(crate) fn sides(&self) -> (bool, bool) {
@@ -342,6 +363,7 @@ impl Node {
                 f(a.0, a.1);
                 f(b.0, b.1);
             }
+            Node::AnyNull(cols) => cols.iter().for_each(|&(s, c)| f(s, c)),
             Node::Not(a) | Node::Neg(a) | Node::IsNull { e: a, .. } | Node::Cast { e: a, .. } => {
                 a.visit_columns(f)
             }

@@ -6,6 +6,10 @@ use std::cmp::Ordering;
 use super::compile::Node;
 use super::parser::{CmpOp, Side};
 use crate::error::EvalError;
+
+/// The evaluator's error: boxed, so that its results (evaluated for every level of every pair)
+/// fit in registers instead of being returned through memory.
+pub(crate) type Fail = Box<EvalError>;
 use crate::records::{NULL, RecordSet};
 use crate::value::{ArithOp, Value, arith, cast, render, sql_cmp};
 
@@ -52,16 +56,16 @@ impl<'a> Ctx<'a> for NoRow {
 }
 
 /// SQL truth of a value: None for NULL.
-fn truth(v: &Value<'_>) -> Result<Option<bool>, EvalError> {
+fn truth(v: &Value<'_>) -> Result<Option<bool>, Fail> {
     match v {
         Value::Null => Ok(None),
         Value::Bool(b) => Ok(Some(*b)),
         Value::Int(i) => Ok(Some(*i != 0)),
         Value::Float(f) => Ok(Some(*f != 0.0)),
-        other => Err(EvalError::Type(format!(
+        other => Err(Box::new(EvalError::Type(format!(
             "expected a BOOLEAN, got {}",
             other.type_name()
-        ))),
+        )))),
     }
 }
 
@@ -83,12 +87,12 @@ fn cmp_holds(op: CmpOp, ord: Ordering) -> bool {
 impl Node {
     /// Whether the expression is TRUE (NULL and FALSE are not).
     #[inline]
-    pub(crate) fn is_true<'a>(&'a self, ctx: &impl Ctx<'a>) -> Result<bool, EvalError> {
+    pub(crate) fn is_true<'a>(&'a self, ctx: &impl Ctx<'a>) -> Result<bool, Fail> {
         Ok(self.truth(ctx)? == Some(true))
     }
 
     /// Three-valued truth of the expression.
-    pub(crate) fn truth<'a>(&'a self, ctx: &impl Ctx<'a>) -> Result<Option<bool>, EvalError> {
+    pub(crate) fn truth<'a>(&'a self, ctx: &impl Ctx<'a>) -> Result<Option<bool>, Fail> {
         match self {
             Node::And(a, b) => {
                 let x = a.truth(ctx)?;
@@ -117,15 +121,13 @@ impl Node {
             Node::Not(a) => Ok(a.truth(ctx)?.map(|b| !b)),
             Node::IsNull { e, negated } => Ok(Some(e.is_null_value(ctx)? != *negated)),
             Node::EqCols { a, b } => Ok(eq_cols(ctx, *a, *b)),
-            Node::Cmp { op, l, r } => {
-                let (x, y) = (l.eval(ctx)?, r.eval(ctx)?);
-                Ok(sql_cmp(&x, &y)?.map(|o| cmp_holds(*op, o)))
-            }
+            Node::AnyNull(cols) => Ok(Some(cols.iter().any(|&(s, c)| ctx.code(s, c) == NULL))),
+            Node::Cmp { op, l, r } => cmp_truth(ctx, *op, l, r),
             other => truth(&other.eval(ctx)?),
         }
     }
 
-    fn is_null_value<'a>(&'a self, ctx: &impl Ctx<'a>) -> Result<bool, EvalError> {
+    fn is_null_value<'a>(&'a self, ctx: &impl Ctx<'a>) -> Result<bool, Fail> {
         match self {
             Node::Col { side, col } => Ok(ctx.code(*side, *col) == NULL),
             other => Ok(other.eval(ctx)?.is_null()),
@@ -133,7 +135,7 @@ impl Node {
     }
 
     /// Evaluates the expression to a value.
-    pub(crate) fn eval<'a>(&'a self, ctx: &impl Ctx<'a>) -> Result<Value<'a>, EvalError> {
+    pub(crate) fn eval<'a>(&'a self, ctx: &impl Ctx<'a>) -> Result<Value<'a>, Fail> {
         Ok(match self {
             Node::Const(v) => match v {
                 Value::Text(s) => Value::Text(Cow::Borrowed(s.as_ref())),
@@ -145,6 +147,7 @@ impl Node {
             | Node::Not(_)
             | Node::IsNull { .. }
             | Node::EqCols { .. }
+            | Node::AnyNull(_)
             | Node::Cmp { .. } => bool_or_null(self.truth(ctx)?),
             Node::Neg(a) => match a.eval(ctx)? {
                 Value::Null => Value::Null,
@@ -221,7 +224,7 @@ impl Node {
             Node::Cast { e, ty, try_cast } => match cast(e.eval(ctx)?, *ty) {
                 Ok(v) => v,
                 Err(_) if *try_cast => Value::Null,
-                Err(err) => return Err(err),
+                Err(err) => return Err(Box::new(err)),
             },
             Node::Call { def, imp, args } => {
                 // Up to four arguments (every built-in) live on the stack: no allocation per
@@ -241,13 +244,28 @@ impl Node {
                     }
                     *slot = v;
                 }
-                imp(vals).map_err(|source| EvalError::Function {
-                    function: def.name.clone(),
-                    source,
+                imp(vals).map_err(|source| {
+                    Box::new(EvalError::Function {
+                        function: def.name.clone(),
+                        source,
+                    })
                 })?
             }
         })
     }
+}
+
+/// The truth of `l op r`. Kept out of [`Node::truth`] (which the scoring loop calls for every
+/// level) so that the values it holds do not make every call of that function pay for them.
+#[inline(never)]
+fn cmp_truth<'a>(
+    ctx: &impl Ctx<'a>,
+    op: CmpOp,
+    l: &'a Node,
+    r: &'a Node,
+) -> Result<Option<bool>, Fail> {
+    let (x, y) = (l.eval(ctx)?, r.eval(ctx)?);
+    Ok(sql_cmp(&x, &y)?.map(|o| cmp_holds(op, o)))
 }
 
 #[inline]
@@ -292,6 +310,7 @@ mod tests {
             r: 1,
         })
         .map(Value::into_owned)
+        .map_err(|e| *e)
     }
 
     fn ev(src: &str) -> Value<'static> {
@@ -307,6 +326,21 @@ mod tests {
         assert_eq!(ev("b_l = b_r AND a_l <> a_r"), Value::Bool(false));
         assert_eq!(ev("NOT (b_l = b_r)"), Value::Null);
         assert_eq!(ev("b_l IS NULL AND b_r IS NOT NULL"), Value::Bool(true));
+        // Null levels compile to one `AnyNull` test (never NULL itself).
+        assert_eq!(ev("a_l IS NULL OR a_r IS NULL"), Value::Bool(false));
+        assert_eq!(
+            ev("a_l IS NULL OR b_l IS NULL OR a_r IS NULL"),
+            Value::Bool(true)
+        );
+        assert_eq!(ev("b_r IS NULL OR b_l IS NULL"), Value::Bool(true));
+        assert_eq!(ev("a_l IS NULL OR b_l = b_r"), Value::Null);
+        let schema = Schema::new(&["a", "b"]);
+        let reg = FunctionRegistry::with_builtins();
+        let node = compile_condition("a_l IS NULL OR (b_l IS NULL OR a_r IS NULL)", &schema, &reg);
+        assert!(
+            matches!(node, Ok(Node::AnyNull(ref cols)) if cols.len() == 3),
+            "{node:?}"
+        );
         assert_eq!(ev("levenshtein(b_l, b_r) <= 2"), Value::Null);
         assert_eq!(ev("a_l IN ('y', NULL)"), Value::Null);
         assert_eq!(ev("a_l IN ('y', 'x')"), Value::Bool(true));
