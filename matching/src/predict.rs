@@ -55,7 +55,7 @@ impl Default for PredictOptions {
             threshold: None,
             explain: false,
             chunk_pairs: 4096,
-            window_pairs: 1 << 18,
+            window_pairs: 1 << 16,
         }
     }
 }
