@@ -345,10 +345,28 @@ impl RuleIndex {
 const RADIX_BITS: u32 = 11;
 
 /// Sorts `keys` and permutes `pos` alike, stably (equal keys keep their order): LSD radix sort,
-/// one counting pass per digit that is not the same in every key.
+/// one counting pass per digit that is not the same in every key. When a key and its position
+/// fit in 64 bits together (the usual case), each pair is packed into one `u64` (key above the
+/// position) and only the key's digits are sorted: one array of 8 bytes moves per pass instead
+/// of two arrays of 12.
 fn radix_sort(keys: &mut Vec<u64>, pos: &mut Vec<u32>) {
     let n = keys.len();
     let bits = u64::BITS - keys.iter().fold(0, |m, &k| m | k).leading_zeros();
+    let pos_bits = u32::BITS - pos.iter().fold(0, |m, &q| m | q).leading_zeros();
+    if bits + pos_bits <= u64::BITS {
+        let mut both: Vec<u64> = keys
+            .iter()
+            .zip(pos.iter())
+            .map(|(&k, &q)| (k << pos_bits) | u64::from(q))
+            .collect();
+        sort_digits(&mut both, pos_bits, bits);
+        let low = (1u64 << pos_bits) - 1;
+        for ((k, q), &v) in keys.iter_mut().zip(pos.iter_mut()).zip(&both) {
+            *k = v >> pos_bits;
+            *q = (v & low) as u32;
+        }
+        return;
+    }
     let passes = bits.div_ceil(RADIX_BITS) as usize;
     let mask = (1u64 << RADIX_BITS) - 1;
     let digit = |k: u64, p: usize| ((k >> (p as u32 * RADIX_BITS)) & mask) as usize;
@@ -376,6 +394,36 @@ fn radix_sort(keys: &mut Vec<u64>, pos: &mut Vec<u32>) {
         }
         std::mem::swap(keys, &mut keys2);
         std::mem::swap(pos, &mut pos2);
+    }
+}
+
+/// Stable LSD radix sort of `v` on its bits `shift..shift + bits` only.
+fn sort_digits(v: &mut Vec<u64>, shift: u32, bits: u32) {
+    let n = v.len();
+    let passes = bits.div_ceil(RADIX_BITS) as usize;
+    let mask = (1u64 << RADIX_BITS) - 1;
+    let digit = |k: u64, p: usize| ((k >> (shift + p as u32 * RADIX_BITS)) & mask) as usize;
+    let mut counts = vec![[0u32; 1 << RADIX_BITS]; passes];
+    for &k in v.iter() {
+        for (p, c) in counts.iter_mut().enumerate() {
+            c[digit(k, p)] += 1;
+        }
+    }
+    let mut out = vec![0u64; n];
+    for (p, c) in counts.iter_mut().enumerate() {
+        if c.iter().any(|&m| m as usize == n) {
+            continue;
+        }
+        let mut sum = 0u32;
+        for m in c.iter_mut() {
+            (*m, sum) = (sum, sum + *m);
+        }
+        for &k in v.iter() {
+            let slot = &mut c[digit(k, p)];
+            out[*slot as usize] = k;
+            *slot += 1;
+        }
+        std::mem::swap(v, &mut out);
     }
 }
 
@@ -497,22 +545,27 @@ mod tests {
 
     #[test]
     fn radix_sort_is_a_stable_sort() {
-        // Keys of several digits, with ties, some digits equal in every key.
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut keys: Vec<u64> = (0..5000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                ((x % 97) << 40) | ((x >> 20) % 5)
-            })
-            .collect();
-        let mut pos: Vec<u32> = (0..keys.len() as u32).collect();
-        let mut expected: Vec<(u64, u32)> = keys.iter().copied().zip(pos.iter().copied()).collect();
-        expected.sort();
-        radix_sort(&mut keys, &mut pos);
-        let got: Vec<(u64, u32)> = keys.into_iter().zip(pos).collect();
-        assert_eq!(got, expected);
+        // Keys of several digits, with ties, some digits equal in every key; with the position
+        // (13 bits) they fit in 64 bits (packed path) or not (two arrays). Positions are
+        // scrambled: ties keep their input order, whatever their position values.
+        for high in [40, 58] {
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            let mut keys: Vec<u64> = (0..5000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    ((x % 29) << high) | ((x >> 20) % 5)
+                })
+                .collect();
+            let mut pos: Vec<u32> = (0..keys.len() as u32).map(|i| (i * 7919) % 5000).collect();
+            let mut expected: Vec<(u64, u32)> =
+                keys.iter().copied().zip(pos.iter().copied()).collect();
+            expected.sort_by_key(|&(k, _)| k);
+            radix_sort(&mut keys, &mut pos);
+            let got: Vec<(u64, u32)> = keys.into_iter().zip(pos).collect();
+            assert_eq!(got, expected, "keys up to bit {high}");
+        }
         let (mut empty, mut none) = (Vec::new(), Vec::new());
         radix_sort(&mut empty, &mut none);
         assert!(empty.is_empty() && none.is_empty());
