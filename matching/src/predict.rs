@@ -152,6 +152,15 @@ impl TfTables {
         Self { by_column }
     }
 
+    /// Reads the frequency of `code` (not [`NULL`]) of column `col`, for `black_box`.
+    #[inline]
+    fn touch(&self, col: usize, code: u32) -> u64 {
+        self.by_column[col]
+            .as_ref()
+            .and_then(|t| t.get(code as usize))
+            .map_or(0, |f| f.to_bits())
+    }
+
     #[inline]
     fn get(&self, rs: &RecordSet, col: usize, i: usize) -> Option<f64> {
         let code = rs.code(i, col);
@@ -186,6 +195,60 @@ fn tf_adjustment(adj: &TfAdjust, tf_l: Option<f64>, tf_r: Option<f64>) -> f64 {
 
 /// Partners whose rows are read together before their pairs are scored.
 const TOUCH_BLOCK: usize = 16;
+
+/// What scoring a pair reads besides the two rows: read for a block of pairs at once (see
+/// `score_window`), so that their cache misses overlap instead of stalling one pair at a time.
+struct TouchPlan {
+    /// Columns the level conditions read (their values, when the two codes differ, are
+    /// compared as text).
+    text: Vec<usize>,
+    /// Columns with term frequencies.
+    tf: Vec<usize>,
+}
+
+impl TouchPlan {
+    fn new(model: &Model) -> Self {
+        let mut text = Vec::new();
+        let mut tf = Vec::new();
+        for comp in &model.comparisons {
+            for level in &comp.levels {
+                if let Some(c) = &level.condition {
+                    c.visit_columns(&mut |_, col| text.push(col));
+                }
+                if let Some(a) = &level.tf {
+                    tf.push(a.column);
+                }
+            }
+        }
+        for v in [&mut text, &mut tf] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        Self { text, tf }
+    }
+
+    /// Reads the dictionary entries and frequencies the pair `(l, r)` may need.
+    #[inline]
+    fn touch(&self, rs: &RecordSet, tf: &TfTables, l: usize, r: usize) -> u64 {
+        let mut acc = 0u64;
+        for &c in &self.text {
+            let (x, y) = (rs.code(l, c), rs.code(r, c));
+            if x != y && x != NULL && y != NULL {
+                acc ^= u64::from(rs.touch_value(c, x) ^ rs.touch_value(c, y));
+            }
+        }
+        for &c in &self.tf {
+            let (x, y) = (rs.code(l, c), rs.code(r, c));
+            if x != NULL {
+                acc ^= tf.touch(c, x);
+            }
+            if y != NULL && y != x {
+                acc ^= tf.touch(c, y);
+            }
+        }
+        acc
+    }
+}
 
 /// Per chunk of a window: the mapped pairs (if any), pairs emitted, candidate pairs scored.
 type WindowResult<T> = Result<(Option<T>, usize, u64), EvalError>;
@@ -258,6 +321,7 @@ impl Model {
 
         let t2 = Instant::now();
         let chunk = opts.chunk_pairs.max(1);
+        let touch = &TouchPlan::new(self);
         let (indexes, tf, is_new) = (&indexes, &tf, &is_new);
         let map = &map;
         // Pipeline: while the pool scores window k, this thread passes window k - 1's pairs to
@@ -277,8 +341,8 @@ impl Model {
                     };
                     let tx = tx.clone();
                     scope.spawn(move |_| {
-                        let results =
-                            self.score_window(records, indexes, tf, is_new, opts, &window, map);
+                        let results = self
+                            .score_window(records, indexes, tf, touch, is_new, opts, &window, map);
                         // The receiver is gone only if the run already failed.
                         let _ = tx.send(results);
                     });
@@ -345,6 +409,7 @@ impl Model {
         rs: &RecordSet,
         indexes: &[RuleIndex],
         tf: &TfTables,
+        touch: &TouchPlan,
         is_new: &[bool],
         opts: &PredictOptions,
         window: &[Vec<Task<'_>>],
@@ -387,6 +452,11 @@ impl Model {
                         positions[2 * k + 1] = *p;
                     }
                     std::hint::black_box(rs.touch_rows(&positions[..2 * len]));
+                    let mut acc = 0;
+                    for (t, p) in &block[..len] {
+                        acc ^= touch.touch(rs, tf, t.anchor, *p as usize);
+                    }
+                    std::hint::black_box(acc);
                     for &(t, p) in &block[..len] {
                         let (l, r) = if t.anchor_is_right {
                             (p as usize, t.anchor)

@@ -298,6 +298,17 @@ impl RecordSet {
         acc
     }
 
+    /// Reads the dictionary entry of value `code` (not [`NULL`]) of column `col` and returns a
+    /// value to pass to `black_box`: like [`Self::touch_rows`], so that the entries a block of
+    /// pairs will compare are loaded together.
+    #[inline]
+    pub(crate) fn touch_value(&self, col: usize, code: u32) -> u32 {
+        let dict = &self.columns[col].dict;
+        dict.short
+            .get(code as usize)
+            .map_or(0, |slot| u32::from(slot[SHORT_MAX]))
+    }
+
     /// Code of column `col` of record at position `i` ([`NULL`] for NULL).
     #[inline]
     pub(crate) fn code(&self, i: usize, col: usize) -> u32 {
