@@ -79,14 +79,60 @@ pub(crate) enum Indexes {
     KeepGin,
 }
 
+/// What a bulk write does to one of the tables it suspends: whether it inserts rows, and which columns
+/// its updates set. It decides which foreign keys [`suspend_for`] keeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Writes<'a> {
+    /// The table.
+    pub(crate) table: &'a str,
+    /// Whether rows are inserted.
+    pub(crate) inserts: bool,
+    /// The columns that updates set.
+    pub(crate) updates: &'a [&'a str],
+}
+
 /// Drops the indexes and unique constraints of `tables` that `indexes` says, and the foreign keys
 /// among the tables (primary keys, indexes that foreign keys reference and foreign keys to other
-/// tables stay and are checked as usual). Call [`lock`] first.
+/// tables stay and are checked as usual), for a write that may insert into every table. Call [`lock`]
+/// first.
 pub(crate) async fn suspend(
     tx: &mut PgConnection,
     tables: &[&str],
     indexes: Indexes,
 ) -> Result<Suspended> {
+    let writes: Vec<Writes> = tables
+        .iter()
+        .map(|&table| Writes {
+            table,
+            inserts: true,
+            updates: &[],
+        })
+        .collect();
+    suspend_for(tx, tables, indexes, &writes).await
+}
+
+/// As [`suspend`], for a write that does only what `writes` says (a table missing from it is not
+/// written). A foreign key among `tables` is dropped only when the write would check it row by row:
+/// when its table gets inserts, or updates that set one of its columns. Any other foreign key stays:
+/// none of its checks fires (PostgreSQL checks the referencing side on insert and on an update that
+/// changes the key, and the referenced side only when a referenced key changes or its row is
+/// deleted), while dropping it would cost a check of every row when it is added back. Keeping a
+/// constraint is always correct; `writes` only has to be complete for the step to be fast.
+pub(crate) async fn suspend_for(
+    tx: &mut PgConnection,
+    tables: &[&str],
+    indexes: Indexes,
+    writes: &[Writes<'_>],
+) -> Result<Suspended> {
+    let inserted: Vec<&str> = writes
+        .iter()
+        .filter(|w| w.inserts)
+        .map(|w| w.table)
+        .collect();
+    let (updated_tables, updated_columns): (Vec<&str>, Vec<&str>) = writes
+        .iter()
+        .flat_map(|w| w.updates.iter().map(move |&c| (w.table, c)))
+        .unzip();
     let indexes: Vec<(String, String)> =
         sqlx::query_as(include_str!("queries/bulk/secondary_indexes.sql"))
             .bind(tables)
@@ -96,6 +142,9 @@ pub(crate) async fn suspend(
     let foreign_keys: Vec<(String, String)> =
         sqlx::query_as(include_str!("queries/bulk/foreign_keys.sql"))
             .bind(tables)
+            .bind(&inserted)
+            .bind(&updated_tables)
+            .bind(&updated_columns)
             .fetch_all(&mut *tx)
             .await?;
     for (drop, _) in foreign_keys.iter().chain(&indexes) {

@@ -41,6 +41,56 @@ const REGROUP_TABLES: [&str; 8] = [
     "jobs",
 ];
 
+/// What a regrouping writes in [`REGROUP_TABLES`] (see [`bulk::suspend_for`]): the foreign keys of the
+/// tables it only updates, on columns it does not set (`persons.job_id`, `person_records.job_id`), stay.
+const REGROUP_WRITES: [bulk::Writes<'static>; 8] = [
+    bulk::Writes {
+        table: "person_records",
+        inserts: false,
+        updates: &["person_id", "person_updated", "matched_or_reviewed"],
+    },
+    bulk::Writes {
+        table: "persons",
+        inserts: false,
+        updates: &["version", "record_count", "updated", "deleted"],
+    },
+    bulk::Writes {
+        table: "match_groups",
+        inserts: true,
+        updates: &["deleted", "updated", "version"],
+    },
+    bulk::Writes {
+        table: "prediction_results",
+        inserts: true,
+        updates: &["match_group_id", "match_group_updated"],
+    },
+    bulk::Writes {
+        table: "match_events",
+        inserts: true,
+        updates: &[],
+    },
+    bulk::Writes {
+        table: "person_actions",
+        inserts: true,
+        updates: &[],
+    },
+    bulk::Writes {
+        table: "match_group_actions",
+        inserts: true,
+        updates: &[],
+    },
+    bulk::Writes {
+        table: "jobs",
+        inserts: false,
+        updates: &[
+            "results_stored",
+            "records_auto_matched",
+            "potential_matches",
+            "updated",
+        ],
+    },
+];
+
 /// Takes the match-update lock exclusively for the transaction, waiting for manual edits in progress.
 pub async fn lock_match_update(tx: &mut PgConnection) -> Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -141,26 +191,28 @@ pub struct Touched {
 /// Finds the pending groups connected to the records of `new_results` (transitively, through shared
 /// persons) and reads their results and the crosswalk of every person involved.
 pub async fn touched(tx: &mut PgConnection, new_results: &[Pair]) -> Result<Touched> {
-    sqlx::query(
-        "CREATE TEMP TABLE IF NOT EXISTS regroup_persons (id bigint PRIMARY KEY) ON COMMIT DROP",
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "CREATE TEMP TABLE IF NOT EXISTS regroup_groups (id bigint PRIMARY KEY) ON COMMIT DROP",
-    )
-    .execute(&mut *tx)
-    .await?;
+    // The seed persons fill the table before its primary key is built: one sort instead of a
+    // speculative insert per person into a growing index (and a temporary table's index larger than
+    // the session's `temp_buffers` goes to disk page by page).
+    sqlx::query("CREATE TEMP TABLE regroup_persons (id bigint NOT NULL) ON COMMIT DROP")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("CREATE TEMP TABLE regroup_groups (id bigint PRIMARY KEY) ON COMMIT DROP")
+        .execute(&mut *tx)
+        .await?;
     let mut seeds: Vec<i64> = new_results.iter().flat_map(|p| [p.l, p.r]).collect();
     seeds.sort_unstable();
     seeds.dedup();
     sqlx::query(
         "INSERT INTO regroup_persons (id) SELECT DISTINCT person_id FROM person_records \
-         WHERE id = ANY($1) ON CONFLICT DO NOTHING",
+         WHERE id = ANY($1)",
     )
     .bind(&seeds)
     .execute(&mut *tx)
     .await?;
+    sqlx::query("ALTER TABLE regroup_persons ADD PRIMARY KEY (id)")
+        .execute(&mut *tx)
+        .await?;
     // Temporary tables have no statistics until analysed: without them the joins below are planned
     // for a handful of rows, whatever the import's size.
     sqlx::query("ANALYZE regroup_persons")
@@ -242,7 +294,7 @@ pub struct Regrouping {
     pub replaced_groups: Vec<i64>,
     /// Current results and the new group (index) each moves to.
     pub current_results: Vec<(i64, usize)>,
-    /// New results (from the job's staging) and their new group (index).
+    /// New results (from the job's staging) and their new group (index); stored in (l, r) order.
     pub new_results: Vec<(i64, i64, usize)>,
     /// Record moves, ordered by record id.
     pub moves: Vec<RecordMove>,
@@ -269,7 +321,7 @@ pub async fn apply_regrouping(
     bulk: bool,
 ) -> Result<RegroupOutcome> {
     let suspended = if bulk {
-        Some(bulk::suspend(tx, &REGROUP_TABLES, bulk::Indexes::KeepGin).await?)
+        Some(bulk::suspend_for(tx, &REGROUP_TABLES, bulk::Indexes::KeepGin, &REGROUP_WRITES).await?)
     } else {
         None
     };
@@ -398,11 +450,60 @@ pub async fn apply_regrouping(
     .bind(outcome.potential_matches)
     .execute(&mut *tx)
     .await?;
+    remove_staged_results(tx, job).await?;
+    Ok(outcome)
+}
+
+/// Removes the job's staged results. When they are all the staging table holds and no other
+/// transaction is using the table, it is emptied with `TRUNCATE` (a new, empty file) instead of a
+/// `DELETE` that writes every page of it again. The `ACCESS EXCLUSIVE` lock that takes is only tried
+/// (`NOWAIT`): another job's score step writing staged results keeps the table locked, and then
+/// (or when other jobs' results are staged) the rows are deleted. Either way the table holds no row
+/// of the job afterwards, and no other job's row is touched; the truncation commits or rolls back with
+/// the rest.
+async fn remove_staged_results(tx: &mut PgConnection, job: JobId) -> Result<()> {
+    sqlx::query("SAVEPOINT remove_staged_results")
+        .execute(&mut *tx)
+        .await?;
+    let locked =
+        sqlx::query("LOCK TABLE prediction_result_staging IN ACCESS EXCLUSIVE MODE NOWAIT")
+            .execute(&mut *tx)
+            .await;
+    match locked {
+        Ok(_) => {
+            sqlx::query("RELEASE SAVEPOINT remove_staged_results")
+                .execute(&mut *tx)
+                .await?;
+            let others: bool = sqlx::query_scalar(
+                // Both ends of the primary key's index: two index probes, whatever the statistics say.
+                "SELECT coalesce(min(job_id) <> $1 OR max(job_id) <> $1, false) \
+                 FROM prediction_result_staging",
+            )
+            .bind(job)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !others {
+                sqlx::query("TRUNCATE prediction_result_staging")
+                    .execute(&mut *tx)
+                    .await?;
+                return Ok(());
+            }
+        }
+        Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("55P03") => {
+            sqlx::query("ROLLBACK TO SAVEPOINT remove_staged_results")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("RELEASE SAVEPOINT remove_staged_results")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
     sqlx::query("DELETE FROM prediction_result_staging WHERE job_id = $1")
         .bind(job)
         .execute(&mut *tx)
         .await?;
-    Ok(outcome)
+    Ok(())
 }
 
 /// Moves records into their chosen persons: person versions and counts (checked against the versions

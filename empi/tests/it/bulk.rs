@@ -2,7 +2,10 @@
 //! transaction) leave exactly the schema of the migrations, with every rule enforced, and the same
 //! records as the row-by-row path.
 
-use idem_empi::{JobId, LoadOutcome, load_staged_records};
+use idem_empi::{
+    JobId, LoadOutcome, RecordMove, Regrouping, apply_regrouping, load_staged_records,
+    lock_for_bulk_regrouping, lock_match_update, staged_results, touched,
+};
 use sqlx::PgPool;
 
 use crate::common::{job, migrate, violated};
@@ -140,4 +143,167 @@ async fn bulk_loads_keep_the_schema_and_its_rules(pool: PgPool) {
         violated(orphan_action),
         "person_actions_person_record_id_fkey"
     );
+}
+
+/// Stages scored pairs (`l`, `l + 1`) for `job`, for every `l` in `ls`.
+async fn stage_pairs(pool: &PgPool, job: i64, ls: &[i64]) {
+    sqlx::query(
+        "INSERT INTO prediction_result_staging (job_id, person_record_l_id, person_record_r_id, \
+         match_weight, match_probability, data) \
+         SELECT $1, l, l + 1, 3.5, 0.75, jsonb_build_object('match_key', '0') FROM unnest($2::bigint[]) AS l",
+    )
+    .bind(job)
+    .bind(ls)
+    .execute(pool)
+    .await
+    .expect("staged pairs");
+}
+
+/// Regroups `job`'s staged pairs: the pair of `merged` is auto-matched (its right record moves into the
+/// left one's person), every other pair becomes a potential match of its own.
+async fn regroup(pool: &PgPool, job: i64, merged: i64) -> bool {
+    let mut tx = pool.begin().await.expect("begin");
+    lock_match_update(&mut tx).await.expect("lock");
+    let bulk = lock_for_bulk_regrouping(&mut tx, JobId(job))
+        .await
+        .expect("bulk");
+    let pairs = staged_results(&mut tx, JobId(job)).await.expect("staged");
+    let touched = touched(&mut tx, &pairs).await.expect("touched");
+    let person = |record: i64| {
+        let p = touched
+            .records
+            .iter()
+            .find(|r| r.0 == record)
+            .expect("record read")
+            .1;
+        let v = touched
+            .persons
+            .iter()
+            .find(|x| x.id == p)
+            .expect("person read")
+            .version;
+        (p, v)
+    };
+    // The touched groups' results each get a pending group of their own, before the new pairs'.
+    let current = touched.results.len();
+    let position = pairs
+        .iter()
+        .position(|p| p.l == merged)
+        .expect("merged pair");
+    let plan = Regrouping {
+        groups: (0..current)
+            .map(|_| false)
+            .chain(pairs.iter().map(|p| p.l == merged))
+            .collect(),
+        replaced_groups: touched.groups.clone(),
+        current_results: touched
+            .results
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id, i))
+            .collect(),
+        new_results: pairs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.l, p.r, current + i))
+            .collect(),
+        moves: vec![RecordMove {
+            record: merged + 1,
+            from: person(merged + 1),
+            to: person(merged),
+            group: current + position,
+        }],
+    };
+    let outcome = apply_regrouping(&mut tx, JobId(job), &plan, bulk)
+        .await
+        .expect("regrouping");
+    tx.commit().await.expect("commit");
+    assert_eq!(outcome.results_stored, pairs.len() as i64);
+    bulk
+}
+
+#[sqlx::test(migrations = false)]
+async fn bulk_regroupings_keep_the_schema_its_rules_and_other_jobs_staged_pairs(pool: PgPool) {
+    migrate(&pool).await;
+    let before = schema(&pool).await;
+    let first = job(&pool).await;
+    stage(&pool, first, 0, 100).await;
+    load(&pool, first).await;
+
+    // Another job's scored pairs are staged: the first job's are deleted, the other's stay.
+    let other = job(&pool).await;
+    stage_pairs(&pool, first, &[1, 3, 5, 7]).await;
+    stage_pairs(&pool, other, &[20, 22]).await;
+    assert!(
+        regroup(&pool, first, 3).await,
+        "into no results: the bulk path"
+    );
+    assert_eq!(schema(&pool).await, before);
+    let staged: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT job_id, person_record_l_id FROM prediction_result_staging ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("staged");
+    assert_eq!(staged, vec![(other, 20), (other, 22)]);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM prediction_results").await,
+        4
+    );
+    // The move: record 4 joined record 3's person, whose records are stamped; its old person is empty.
+    let moved: (i64, i64, bool) = sqlx::query_as(
+        "SELECT r.person_id, p.record_count, r.matched_or_reviewed IS NOT NULL \
+         FROM person_records r JOIN persons p ON p.id = r.person_id WHERE r.id = 4",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("moved");
+    let receiver: i64 = sqlx::query_scalar("SELECT person_id FROM person_records WHERE id = 3")
+        .fetch_one(&pool)
+        .await
+        .expect("receiver");
+    assert_eq!(moved, (receiver, 2, true));
+
+    // Only the other job's pairs are staged: the table is emptied. The pair (6, 7) touches the first
+    // run's pending groups of (5, 6) and (7, 8), which are rebuilt.
+    stage_pairs(&pool, other, &[6, 40, 42, 44]).await;
+    sqlx::query(
+        "DELETE FROM prediction_result_staging WHERE job_id = $1 AND person_record_l_id = 22",
+    )
+    .bind(other)
+    .execute(&pool)
+    .await
+    .expect("unstage");
+    assert!(
+        regroup(&pool, other, 20).await,
+        "as many pairs as results: the bulk path"
+    );
+    assert_eq!(schema(&pool).await, before);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM prediction_result_staging").await,
+        0
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM prediction_results").await,
+        9
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM match_groups WHERE deleted IS NOT NULL"
+        )
+        .await,
+        2
+    );
+
+    // The foreign keys the regrouping kept (persons' and records' job) and those it added back are
+    // enforced.
+    let orphan = sqlx::query("UPDATE persons SET job_id = -1 WHERE id = 1")
+        .execute(&pool)
+        .await;
+    assert_eq!(violated(orphan), "persons_job_id_fkey");
+    let orphan = sqlx::query("UPDATE prediction_results SET match_group_id = -1 WHERE id = 1")
+        .execute(&pool)
+        .await;
+    assert_eq!(violated(orphan), "prediction_results_match_group_id_fkey");
 }
