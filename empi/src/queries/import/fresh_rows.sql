@@ -5,11 +5,11 @@
 -- order. Concurrent writers of persons and records draw other values from the same sequences. Dropped at
 -- commit.
 CREATE TEMP TABLE load_fresh ON COMMIT DROP AS
-SELECT s.id AS staging_id,
+SELECT s.line_number,
        nextval((SELECT pg_get_serial_sequence('persons', 'id'))::regclass) AS person_id,
        nextval((SELECT pg_get_serial_sequence('person_records', 'id'))::regclass) AS record_id
 FROM (
-    SELECT DISTINCT ON (sha256) id, sha256, line_number
+    SELECT DISTINCT ON (sha256) sha256, line_number
     FROM person_record_staging
     WHERE job_id = $1
     ORDER BY sha256, line_number

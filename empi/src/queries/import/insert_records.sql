@@ -8,5 +8,5 @@ SELECT f.record_id, $2, $1, f.person_id, $2, s.sha256, s.data_source, s.source_p
        s.last_name, s.sex, s.race, s.birth_date, s.death_date, s.social_security_number, s.address, s.city,
        s.state, s.zip_code, s.county, s.phone
 FROM load_fresh f
-JOIN person_record_staging s ON s.id = f.staging_id
+JOIN person_record_staging s ON s.job_id = $1 AND s.line_number = f.line_number
 ORDER BY f.record_id
