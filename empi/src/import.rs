@@ -94,20 +94,22 @@ pub async fn load_staged_records(tx: &mut PgConnection, job: JobId) -> Result<Lo
         .bind(job)
         .fetch_one(&mut *tx)
         .await?;
+        // The ids were drawn in `fresh_rows.sql`: persons, records and actions are plain inserts of the
+        // temporary table's rows, neither paired by rank nor read back.
+        sqlx::query(include_str!("queries/import/insert_persons.sql"))
+            .bind(job)
+            .bind(created)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(include_str!("queries/import/insert_records.sql"))
             .bind(job)
             .bind(created)
-            .bind(fresh)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO person_actions (match_event_id, person_id, person_record_id, type) \
-             SELECT $2, person_id, id, 'add-record' FROM person_records WHERE job_id = $1 ORDER BY id",
-        )
-        .bind(job)
-        .bind(event)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(include_str!("queries/import/insert_actions.sql"))
+            .bind(event)
+            .execute(&mut *tx)
+            .await?;
         if let Some(suspended) = suspended {
             suspended.restore(tx).await?;
         }

@@ -3,8 +3,8 @@
 //! records as the row-by-row path.
 
 use idem_empi::{
-    JobId, LoadOutcome, RecordMove, Regrouping, apply_regrouping, load_staged_records,
-    lock_for_bulk_regrouping, lock_match_update, staged_results, touched,
+    JobId, LoadOutcome, RecordMove, Regrouping, apply_regrouping, finish_import_job,
+    load_staged_records, lock_for_bulk_regrouping, lock_match_update, staged_results, touched,
 };
 use sqlx::PgPool;
 
@@ -118,6 +118,17 @@ async fn bulk_loads_keep_the_schema_and_its_rules(pool: PgPool) {
         )
         .await,
         725
+    );
+
+    // Person k was created for the k-th new record: person ids rise with record ids.
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM person_records a JOIN person_records b ON b.id = a.id + 1 \
+             WHERE b.person_id <= a.person_id"
+        )
+        .await,
+        0
     );
 
     // The rebuilt unique and foreign keys are enforced, under their names.
@@ -306,4 +317,62 @@ async fn bulk_regroupings_keep_the_schema_its_rules_and_other_jobs_staged_pairs(
         .execute(&pool)
         .await;
     assert_eq!(violated(orphan), "prediction_results_match_group_id_fkey");
+}
+
+/// Finishing a job removes its staged rows (truncating the table when no other job has any) and keeps
+/// those of other jobs.
+#[sqlx::test(migrations = false)]
+async fn finishing_a_job_keeps_other_jobs_staged_rows(pool: PgPool) {
+    migrate(&pool).await;
+    let (first, second, third) = (job(&pool).await, job(&pool).await, job(&pool).await);
+    stage(&pool, first, 0, 10).await;
+    stage(&pool, second, 0, 5).await;
+    stage(&pool, third, 0, 3).await;
+    let staged = |job: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM person_record_staging WHERE job_id = $1",
+            )
+            .bind(job)
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+        }
+    };
+    let finish = |job: i64| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = pool.begin().await.expect("begin");
+            finish_import_job(&mut tx, JobId(job))
+                .await
+                .expect("finish");
+            tx.commit().await.expect("commit");
+        }
+    };
+    // Other jobs' rows on both sides of the job's id: deleted row by row.
+    finish(second).await;
+    assert_eq!(
+        (
+            staged(first).await,
+            staged(second).await,
+            staged(third).await
+        ),
+        (20, 0, 6)
+    );
+    finish(first).await;
+    assert_eq!((staged(first).await, staged(third).await), (0, 6));
+    // The last job's rows: truncated. Finishing again changes nothing.
+    finish(third).await;
+    finish(third).await;
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM person_record_staging").await,
+        0
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
+        .bind(third)
+        .fetch_one(&pool)
+        .await
+        .expect("status");
+    assert_eq!(status, "succeeded");
 }
