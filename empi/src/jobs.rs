@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{AssertSqlSafe, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -124,6 +124,21 @@ pub async fn set_job_plugins(
     Ok(())
 }
 
+/// Whether staging table `table` (whose primary key starts with `job_id`) holds rows of jobs other
+/// than `job`: both ends of the primary key's index, two index probes whatever the statistics say.
+pub(crate) async fn other_jobs_staged(
+    db: &mut PgConnection,
+    table: &'static str,
+    job: JobId,
+) -> Result<bool> {
+    Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT coalesce(min(job_id) <> $1 OR max(job_id) <> $1, false) FROM {table}"
+    )))
+    .bind(job)
+    .fetch_one(&mut *db)
+    .await?)
+}
+
 /// Marks the job succeeded and removes what only the run needed: its staged rows, staged results and
 /// upload. Idempotent.
 ///
@@ -136,15 +151,7 @@ pub async fn finish_import_job(db: &mut PgConnection, id: JobId) -> Result<()> {
     sqlx::query("LOCK TABLE person_record_staging IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *db)
         .await?;
-    // Two probes of the (job_id, line_number) index rather than a scan past this job's rows.
-    let others: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM person_record_staging WHERE job_id < $1) \
-             OR EXISTS (SELECT 1 FROM person_record_staging WHERE job_id > $1)",
-    )
-    .bind(id)
-    .fetch_one(&mut *db)
-    .await?;
-    if others {
+    if other_jobs_staged(db, "person_record_staging", id).await? {
         sqlx::query("DELETE FROM person_record_staging WHERE job_id = $1")
             .bind(id)
             .execute(&mut *db)

@@ -474,15 +474,7 @@ async fn remove_staged_results(tx: &mut PgConnection, job: JobId) -> Result<()> 
             sqlx::query("RELEASE SAVEPOINT remove_staged_results")
                 .execute(&mut *tx)
                 .await?;
-            let others: bool = sqlx::query_scalar(
-                // Both ends of the primary key's index: two index probes, whatever the statistics say.
-                "SELECT coalesce(min(job_id) <> $1 OR max(job_id) <> $1, false) \
-                 FROM prediction_result_staging",
-            )
-            .bind(job)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !others {
+            if !crate::jobs::other_jobs_staged(tx, "prediction_result_staging", job).await? {
                 sqlx::query("TRUNCATE prediction_result_staging")
                     .execute(&mut *tx)
                     .await?;

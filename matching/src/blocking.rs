@@ -344,13 +344,10 @@ impl RuleIndex {
 /// Digits of [`radix_sort`], in bits.
 const RADIX_BITS: u32 = 11;
 
-/// Sorts `keys` and permutes `pos` alike, stably (equal keys keep their order): LSD radix sort,
-/// one counting pass per digit that is not the same in every key. When a key and its position
-/// fit in 64 bits together (the usual case), each pair is packed into one `u64` (key above the
-/// position) and only the key's digits are sorted: one array of 8 bytes moves per pass instead
-/// of two arrays of 12.
-fn radix_sort(keys: &mut Vec<u64>, pos: &mut Vec<u32>) {
-    let n = keys.len();
+/// Sorts `keys` and permutes `pos` alike, stably (equal keys keep their order). When a key and
+/// its position fit in 64 bits together (the usual case), each pair is packed into one `u64`
+/// (key above the position) and only the key's digits are radix sorted ([`sort_digits`]).
+fn radix_sort(keys: &mut [u64], pos: &mut [u32]) {
     let bits = u64::BITS - keys.iter().fold(0, |m, &k| m | k).leading_zeros();
     let pos_bits = u32::BITS - pos.iter().fold(0, |m, &q| m | q).leading_zeros();
     if bits + pos_bits <= u64::BITS {
@@ -367,37 +364,17 @@ fn radix_sort(keys: &mut Vec<u64>, pos: &mut Vec<u32>) {
         }
         return;
     }
-    let passes = bits.div_ceil(RADIX_BITS) as usize;
-    let mask = (1u64 << RADIX_BITS) - 1;
-    let digit = |k: u64, p: usize| ((k >> (p as u32 * RADIX_BITS)) & mask) as usize;
-    // Every digit's counts in one read of the keys.
-    let mut counts = vec![[0u32; 1 << RADIX_BITS]; passes];
-    for &k in keys.iter() {
-        for (p, c) in counts.iter_mut().enumerate() {
-            c[digit(k, p)] += 1;
-        }
-    }
-    let (mut keys2, mut pos2) = (vec![0u64; n], vec![0u32; n]);
-    for (p, c) in counts.iter_mut().enumerate() {
-        if c.iter().any(|&m| m as usize == n) {
-            continue; // one digit value: this pass would not move anything
-        }
-        let mut sum = 0u32;
-        for m in c.iter_mut() {
-            (*m, sum) = (sum, sum + *m);
-        }
-        for (&k, &q) in keys.iter().zip(pos.iter()) {
-            let slot = &mut c[digit(k, p)];
-            keys2[*slot as usize] = k;
-            pos2[*slot as usize] = q;
-            *slot += 1;
-        }
-        std::mem::swap(keys, &mut keys2);
-        std::mem::swap(pos, &mut pos2);
+    // Keys too wide to carry their positions (dictionaries of billions of values): a stable
+    // comparison sort.
+    let mut pairs: Vec<(u64, u32)> = keys.iter().copied().zip(pos.iter().copied()).collect();
+    pairs.sort_by_key(|&(k, _)| k);
+    for ((k, q), (pk, pq)) in keys.iter_mut().zip(pos.iter_mut()).zip(pairs) {
+        (*k, *q) = (pk, pq);
     }
 }
 
-/// Stable LSD radix sort of `v` on its bits `shift..shift + bits` only.
+/// Stable LSD radix sort of `v` on its bits `shift..shift + bits` only: one counting pass per
+/// digit that is not the same in every value.
 fn sort_digits(v: &mut Vec<u64>, shift: u32, bits: u32) {
     let n = v.len();
     let passes = bits.div_ceil(RADIX_BITS) as usize;
