@@ -156,6 +156,17 @@ async fn bulk_loads_keep_the_schema_and_its_rules(pool: PgPool) {
     );
 }
 
+/// Every index of the public schema by name, with its object id (a rebuilt index gets a new one).
+async fn index_oids(pool: &PgPool) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT c.relname::text, c.oid::bigint FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("index oids")
+}
+
 /// Stages scored pairs (`l`, `l + 1`) for `job`, for every `l` in `ls`.
 async fn stage_pairs(pool: &PgPool, job: i64, ls: &[i64]) {
     sqlx::query(
@@ -245,11 +256,42 @@ async fn bulk_regroupings_keep_the_schema_its_rules_and_other_jobs_staged_pairs(
     let other = job(&pool).await;
     stage_pairs(&pool, first, &[1, 3, 5, 7]).await;
     stage_pairs(&pool, other, &[20, 22]).await;
+    let oids_before = index_oids(&pool).await;
     assert!(
         regroup(&pool, first, 3).await,
         "into no results: the bulk path"
     );
     assert_eq!(schema(&pool).await, before);
+    // Only the indexes of the tables it inserts into and those over the columns its updates set were
+    // built again; the other indexes of the updated tables are the same objects.
+    let oids_after = index_oids(&pool).await;
+    let rebuilt: Vec<&str> = oids_before
+        .iter()
+        .filter(|(name, oid)| oids_after.iter().any(|(n, o)| n == name && o != oid))
+        .map(|(name, _)| name.as_str())
+        .filter(|name| name.starts_with("person_records") || name.starts_with("persons"))
+        .collect();
+    assert_eq!(rebuilt, vec!["person_records_person", "persons_active"]);
+    let kept = oids_before
+        .iter()
+        .filter(|(name, oid)| oids_after.iter().any(|(n, o)| n == name && o == oid))
+        .map(|(name, _)| name.as_str())
+        .collect::<Vec<_>>();
+    for index in [
+        "person_records_sha256_unique",
+        "person_records_name_order",
+        "person_records_first_name_trgm",
+        "persons_uuid_key",
+        "persons_job",
+    ] {
+        assert!(kept.contains(&index), "{index} kept: {kept:?}");
+    }
+    assert!(
+        !kept
+            .iter()
+            .any(|n| n.starts_with("prediction_results_") && *n != "prediction_results_pkey"),
+        "the inserted results' secondary indexes are built again: {kept:?}"
+    );
     let staged: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT job_id, person_record_l_id FROM prediction_result_staging ORDER BY 1, 2",
     )
