@@ -82,6 +82,13 @@ pub async fn load_staged_records(tx: &mut PgConnection, job: JobId) -> Result<Lo
         .await?
         .rows_affected() as i64;
     if fresh > 0 {
+        // Neither the temporary table nor the staged rows just copied have statistics yet: without
+        // them the inserts below are planned for a handful of rows, whatever the file's size (and the
+        // records' insert hashes and sorts the wide staged rows instead of reading them in order).
+        sqlx::query("ANALYZE load_fresh").execute(&mut *tx).await?;
+        sqlx::query("ANALYZE person_record_staging (job_id, line_number)")
+            .execute(&mut *tx)
+            .await?;
         let suspended = if bulk && bulk::worth_it(tx, "person_records", fresh).await? {
             Some(bulk::suspend(tx, &LOAD_TABLES, bulk::Indexes::All).await?)
         } else {
