@@ -280,7 +280,7 @@ impl Model {
     /// Per schema column, whether prediction reads it (comparison levels, TF adjustments,
     /// blocking rules). Columns not read may be left NULL in the records passed to
     /// [`Model::predict`] without changing any result.
-    pub(crate) fn used_columns(&self) -> Vec<bool> {
+    pub fn used_columns(&self) -> Vec<bool> {
         let mut used = vec![false; self.schema.len()];
         let mut mark = |_: crate::sql::Side, c: usize| used[c] = true;
         for comp in &self.comparisons {
