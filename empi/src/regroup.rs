@@ -13,8 +13,9 @@
 //!
 //! A regrouping at least as large as the results held (the first import, above all) takes the bulk
 //! path of [`crate::bulk`] ([`lock_for_bulk_regrouping`]): the tables it writes are locked exclusively
-//! before they are read, and their indexes and the foreign keys between them are built again after
-//! the writes; readers of those tables wait for the match step to commit.
+//! before they are read, and the indexes and foreign keys the writes would maintain row by row are
+//! built again after them (see [`bulk::suspend_for`]); readers of those tables wait for the match step
+//! to commit.
 
 use std::collections::HashMap;
 
