@@ -7,9 +7,9 @@
 
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hashbrown::HashTable;
@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::csv_split::BatchReader;
 use crate::error::{Error, Result};
-use crate::float_fmt::{write_g17, write_i64, write_u64};
+use crate::float_fmt::{G17_MAX, U64_MAX_LEN, put_g17, put_i64, put_u64};
 use crate::functions::FunctionRegistry;
 use crate::model::Model;
 use crate::predict::{MatchKeyMode, PredictOptions, ScoredPair};
@@ -510,8 +510,8 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     summary.exact_duplicates_dropped = dropped;
     summary.records = records.len() as u64;
 
-    let file = File::create(&opts.out).map_err(io_err(&opts.out))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    // Lines are written a chunk (hundreds of KB) at a time: no buffering besides the chunks.
+    let mut out = File::create(&opts.out).map_err(io_err(&opts.out))?;
     let mut header = String::from(
         "source_person_id_l,source_person_id_r,match_weight,match_probability,id_l,id_r,match_key",
     );
@@ -562,18 +562,27 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         }
         .unwrap_or(b"")
     };
+    // Chunks' buffers, returned by the sink once written: a few dozen are in flight at a time.
+    let pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let stats = model.predict_mapped(
         &records,
         &popts,
-        |text: &mut Vec<u8>, p| {
-            if text.capacity() == 0 {
-                text.reserve(popts.chunk_pairs * 128);
+        |text: &mut Lines, p| {
+            if text.bytes.is_empty() {
+                let reused = pool.lock().expect("no panic holds the pool").pop();
+                text.bytes = reused.unwrap_or_else(|| vec![0; popts.chunk_pairs * 128]);
             }
             write_line(text, &p, &name, &has_tf);
         },
-        |text| out.write_all(&text).map_err(io_err(&opts.out)),
+        |text| {
+            out.write_all(&text.bytes[..text.len])
+                .map_err(io_err(&opts.out))?;
+            pool.lock()
+                .expect("no panic holds the pool")
+                .push(text.bytes);
+            Ok(())
+        },
     )?;
-    out.flush().map_err(io_err(&opts.out))?;
     summary.predict_cpu_seconds = cpu1.zip(process_cpu_seconds()).map(|(a, b)| b - a);
     summary.candidate_pairs = stats.candidate_pairs;
     summary.pairs_written = stats.pairs_emitted;
@@ -585,61 +594,105 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     Ok(summary)
 }
 
-fn push_csv_field(out: &mut Vec<u8>, s: &[u8]) {
-    if s.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
+/// A chunk's output lines: `bytes[..len]`. The bytes past `len` are initialised too (zeros or
+/// earlier lines of a recycled buffer), so each field is written in place at its offset
+/// instead of appended (no capacity check and copy per field); the buffer grows, zero-filled,
+/// only when a line might not fit.
+#[derive(Default)]
+struct Lines {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Lines {
+    /// The next `room` bytes after the text, growing the buffer if needed.
+    fn room(&mut self, room: usize) -> &mut [u8] {
+        let end = self.len + room;
+        if self.bytes.len() < end {
+            self.bytes.resize(end.max(2 * self.bytes.len()), 0);
         }
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(s);
+        &mut self.bytes[self.len..end]
     }
 }
 
-/// Appends one output line for `p` to `line`.
+/// Writes `s` as a CSV field at the start of `dst` (at least `2 * s.len() + 2` bytes) and
+/// returns its length.
+fn put_csv_field(dst: &mut [u8], s: &[u8]) -> usize {
+    if !s.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        dst[..s.len()].copy_from_slice(s);
+        return s.len();
+    }
+    let mut n = 0;
+    let mut put = |b: u8| {
+        dst[n] = b;
+        n += 1;
+    };
+    put(b'"');
+    for &b in s {
+        if b == b'"' {
+            put(b'"');
+        }
+        put(b);
+    }
+    put(b'"');
+    n
+}
+
+/// Appends one output line for `p` to `lines`.
 fn write_line<'a>(
-    line: &mut Vec<u8>,
+    lines: &mut Lines,
     p: &ScoredPair,
     name: &impl Fn(i64) -> &'a [u8],
     has_tf: &[bool],
 ) {
-    push_csv_field(line, name(p.id_l));
-    line.push(b',');
-    push_csv_field(line, name(p.id_r));
-    line.push(b',');
-    write_g17(line, p.match_weight);
-    line.push(b',');
-    write_g17(line, p.match_probability);
-    line.push(b',');
-    write_i64(line, p.id_l);
-    line.push(b',');
-    write_i64(line, p.id_r);
-    line.push(b',');
-    write_u64(line, u64::from(p.match_key));
-    let opt = |line: &mut Vec<u8>, v: Option<f64>| {
-        if let Some(v) = v {
-            write_g17(line, v);
-        }
-    };
+    let (name_l, name_r) = (name(p.id_l), name(p.id_r));
+    // The longest the line can be: quoted names, numbers at their longest, separators.
+    let room = 2 * (name_l.len() + name_r.len() + 2)
+        + 2 * G17_MAX
+        + 3 * (U64_MAX_LEN + 1)
+        + 7
+        + p.explain.len() * 4 * (G17_MAX + 1);
+    let line = lines.room(room);
+    let mut n = put_csv_field(line, name_l);
+    line[n] = b',';
+    n += 1;
+    n += put_csv_field(&mut line[n..], name_r);
+    line[n] = b',';
+    n += 1;
+    n += put_g17(&mut line[n..], p.match_weight);
+    line[n] = b',';
+    n += 1;
+    n += put_g17(&mut line[n..], p.match_probability);
+    line[n] = b',';
+    n += 1;
+    n += put_i64(&mut line[n..], p.id_l);
+    line[n] = b',';
+    n += 1;
+    n += put_i64(&mut line[n..], p.id_r);
+    line[n] = b',';
+    n += 1;
+    n += put_u64(&mut line[n..], u64::from(p.match_key));
     for (e, tf) in p.explain.iter().zip(has_tf) {
         if *tf {
-            line.push(b',');
-            opt(line, e.tf_l);
-            line.push(b',');
-            opt(line, e.tf_r);
+            for v in [e.tf_l, e.tf_r] {
+                line[n] = b',';
+                n += 1;
+                if let Some(v) = v {
+                    n += put_g17(&mut line[n..], v);
+                }
+            }
         }
-        line.push(b',');
-        write_g17(line, e.bayes_factor);
+        line[n] = b',';
+        n += 1;
+        n += put_g17(&mut line[n..], e.bayes_factor);
         if *tf {
-            line.push(b',');
-            write_g17(line, e.tf_adjustment_bayes_factor);
+            line[n] = b',';
+            n += 1;
+            n += put_g17(&mut line[n..], e.tf_adjustment_bayes_factor);
         }
     }
-    line.push(b'\n');
+    line[n] = b'\n';
+    lines.len += n + 1;
 }
 
 #[cfg(test)]
