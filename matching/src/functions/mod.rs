@@ -184,10 +184,19 @@ impl FunctionDef {
     }
 }
 
+/// A built-in string metric over the two texts' UTF-8 bytes, giving the function's SQL value:
+/// what the condition compiler calls directly on two columns' dictionary bytes (no argument
+/// values, no dynamic call, no UTF-8 validation per value).
+pub(crate) type TextMetric = fn(&[u8], &[u8]) -> Value<'static>;
+
 /// Functions by lower-case name (aliases included).
 #[derive(Debug, Clone, Default)]
 pub struct FunctionRegistry {
     by_name: BTreeMap<String, Arc<FunctionDef>>,
+    /// The built-ins that are also a [`TextMetric`] (with two arguments), by canonical name;
+    /// only [`Self::with_builtins`] adds them, and a name cannot be registered twice, so a
+    /// function of this registry with such a name is that built-in.
+    text_metrics: BTreeMap<&'static str, TextMetric>,
 }
 
 impl FunctionRegistry {
@@ -206,6 +215,7 @@ impl FunctionRegistry {
         {
             r.register(def).expect("built-in function names are unique");
         }
+        r.text_metrics = strings::text_metrics().into_iter().collect();
         r
     }
 
@@ -245,6 +255,11 @@ impl FunctionRegistry {
     /// Looks a function up by name or alias, case-insensitively.
     pub fn get(&self, name: &str) -> Option<&Arc<FunctionDef>> {
         self.by_name.get(&name.to_ascii_lowercase())
+    }
+
+    /// The [`TextMetric`] equal to `def` called with two arguments, if `def` is such a built-in.
+    pub(crate) fn text_metric(&self, def: &FunctionDef) -> Option<TextMetric> {
+        self.text_metrics.get(def.name.as_str()).copied()
     }
 
     /// Every registered function once (not once per alias), sorted by name.

@@ -19,6 +19,10 @@ pub(crate) trait Ctx<'a> {
     fn text(&self, side: Side, col: usize) -> Option<&'a str>;
     /// The dictionary code of a column of one side ([`NULL`] for NULL).
     fn code(&self, side: Side, col: usize) -> u32;
+    /// The UTF-8 bytes of a column of one side (None = NULL).
+    fn bytes(&self, side: Side, col: usize) -> Option<&'a [u8]> {
+        self.text(side, col).map(str::as_bytes)
+    }
 }
 
 /// A pair of records of one [`RecordSet`] by position.
@@ -40,6 +44,12 @@ impl<'a> Ctx<'a> for PairCtx<'a> {
     fn code(&self, side: Side, col: usize) -> u32 {
         let i = if side == Side::L { self.l } else { self.r };
         self.rs.code(i, col)
+    }
+
+    #[inline]
+    fn bytes(&self, side: Side, col: usize) -> Option<&'a [u8]> {
+        let i = if side == Side::L { self.l } else { self.r };
+        self.rs.bytes(i, col)
     }
 }
 
@@ -123,6 +133,19 @@ impl Node {
             Node::EqCols { a, b } => Ok(eq_cols(ctx, *a, *b)),
             Node::AnyNull(cols) => Ok(Some(cols.iter().any(|&(s, c)| ctx.code(s, c) == NULL))),
             Node::Cmp { op, l, r } => cmp_truth(ctx, *op, l, r),
+            Node::Metric {
+                metric,
+                a,
+                b,
+                op,
+                rhs,
+                ..
+            } => {
+                let (Some(x), Some(y)) = (ctx.bytes(a.0, a.1), ctx.bytes(b.0, b.1)) else {
+                    return Ok(None); // NULL-propagating
+                };
+                Ok(sql_cmp(&metric(x, y), rhs)?.map(|o| cmp_holds(*op, o)))
+            }
             other => truth(&other.eval(ctx)?),
         }
     }
@@ -148,7 +171,8 @@ impl Node {
             | Node::IsNull { .. }
             | Node::EqCols { .. }
             | Node::AnyNull(_)
-            | Node::Cmp { .. } => bool_or_null(self.truth(ctx)?),
+            | Node::Cmp { .. }
+            | Node::Metric { .. } => bool_or_null(self.truth(ctx)?),
             Node::Neg(a) => match a.eval(ctx)? {
                 Value::Null => Value::Null,
                 Value::Int(i) => Value::Int(i.checked_neg().ok_or(EvalError::Overflow("-"))?),
@@ -372,6 +396,44 @@ mod tests {
             Value::Bool(true)
         );
         assert_eq!(ev("-(2) * 3"), Value::Int(-6));
+    }
+
+    #[test]
+    fn metric_levels_evaluate_like_calls() {
+        let schema = Schema::new(&["a", "b"]);
+        let reg = FunctionRegistry::with_builtins();
+        let node = compile_condition("jaro_winkler_similarity(a_l, b_r) >= 0.9", &schema, &reg);
+        assert!(matches!(node, Ok(Node::Metric { .. })), "{node:?}");
+        let words = [
+            Some("martha"),
+            Some("marhta"),
+            Some("über"),
+            Some("u"),
+            None,
+        ];
+        for f in [
+            "levenshtein",
+            "damerau_levenshtein",
+            "jaro_similarity",
+            "jaro_winkler_sim",
+        ] {
+            for cond in ["<= 1", "> 2", "= 0", ">= 0.9", "< 0.8"] {
+                // `|| ''` keeps the generic call (its argument is not a plain column).
+                let (metric, call) = (
+                    format!("{f}(a_l, a_r) {cond}"),
+                    format!("{f}(a_l || '', a_r) {cond}"),
+                );
+                for l in words {
+                    for r in words {
+                        assert_eq!(
+                            eval_on(&metric, [l, None], [r, None]).unwrap(),
+                            eval_on(&call, [l, None], [r, None]).unwrap(),
+                            "{metric} on {l:?}, {r:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
