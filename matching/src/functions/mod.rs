@@ -184,10 +184,19 @@ impl FunctionDef {
     }
 }
 
-/// A built-in string metric over the two texts' UTF-8 bytes, giving the function's SQL value:
-/// what the condition compiler calls directly on two columns' dictionary bytes (no argument
-/// values, no dynamic call, no UTF-8 validation per value).
-pub(crate) type TextMetric = fn(&[u8], &[u8]) -> Value<'static>;
+/// A built-in string metric over the two texts' UTF-8 bytes: what the condition compiler calls
+/// directly on two columns' dictionary bytes (no argument values, no dynamic call, no UTF-8
+/// validation per value).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TextMetric {
+    /// The function's SQL value.
+    pub(crate) value: fn(&[u8], &[u8]) -> Value<'static>,
+    /// For edit distances: whether the distance is at most 1, decided without computing it.
+    pub(crate) within_one: Option<BytesTest>,
+}
+
+/// A test of two texts' UTF-8 bytes.
+pub(crate) type BytesTest = fn(&[u8], &[u8]) -> bool;
 
 /// Functions by lower-case name (aliases included).
 #[derive(Debug, Clone, Default)]

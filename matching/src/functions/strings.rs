@@ -342,19 +342,55 @@ fn bytes_arg<'v>(args: &'v [Value<'_>], i: usize, fname: &str) -> Result<&'v [u8
     text_arg(args, i, fname).map(str::as_bytes)
 }
 
-const LEVENSHTEIN: TextMetric = |a, b| num(levenshtein(a, b));
-const DAMERAU_LEVENSHTEIN: TextMetric = |a, b| num(damerau_levenshtein(a, b));
+const LEVENSHTEIN: fn(&[u8], &[u8]) -> Value<'static> = |a, b| num(levenshtein(a, b));
+const DAMERAU_LEVENSHTEIN: fn(&[u8], &[u8]) -> Value<'static> =
+    |a, b| num(damerau_levenshtein(a, b));
+
+/// Whether the edit distance of `a` and `b` is at most 1 (with `transpose`, the
+/// Damerau-Levenshtein distance, where swapping two adjacent bytes is one edit), from what
+/// differs once their common prefix and suffix are removed: nothing (distance 0), one byte
+/// against one or none (a substitution, insertion or deletion), or, with `transpose`, two
+/// swapped bytes. One edit leaves nothing else: anything else takes at least two.
+fn within_one(a: &[u8], b: &[u8], transpose: bool) -> bool {
+    match trim_common(a, b) {
+        (x, y) if x.len() <= 1 && y.len() <= 1 => true,
+        ([x0, x1], [y0, y1]) => transpose && x0 == y1 && x1 == y0,
+        _ => false,
+    }
+}
 
 /// The built-ins that are a [`TextMetric`] when called with two arguments (see
 /// [`FunctionRegistry::text_metric`](super::FunctionRegistry::text_metric)), by name.
 pub(super) fn text_metrics() -> [(&'static str, TextMetric); 4] {
     [
-        ("levenshtein", LEVENSHTEIN),
-        ("damerau_levenshtein", DAMERAU_LEVENSHTEIN),
-        ("jaro_similarity", |a, b| Value::Float(jaro(a, b))),
-        ("jaro_winkler_similarity", |a, b| {
-            Value::Float(jaro_winkler(a, b))
-        }),
+        (
+            "levenshtein",
+            TextMetric {
+                value: LEVENSHTEIN,
+                within_one: Some(|a, b| within_one(a, b, false)),
+            },
+        ),
+        (
+            "damerau_levenshtein",
+            TextMetric {
+                value: DAMERAU_LEVENSHTEIN,
+                within_one: Some(|a, b| within_one(a, b, true)),
+            },
+        ),
+        (
+            "jaro_similarity",
+            TextMetric {
+                value: |a, b| Value::Float(jaro(a, b)),
+                within_one: None,
+            },
+        ),
+        (
+            "jaro_winkler_similarity",
+            TextMetric {
+                value: |a, b| Value::Float(jaro_winkler(a, b)),
+                within_one: None,
+            },
+        ),
     ]
 }
 
@@ -683,6 +719,16 @@ mod tests {
             }
             let (x, y) = (Bytes(a.as_bytes()), Bytes(b.as_bytes()));
             assert_eq!(
+                within_one(a.as_bytes(), b.as_bytes(), false),
+                levenshtein(a.as_bytes(), b.as_bytes()) <= 1,
+                "levenshtein({a:?}, {b:?}) <= 1"
+            );
+            assert_eq!(
+                within_one(a.as_bytes(), b.as_bytes(), true),
+                damerau_levenshtein(a.as_bytes(), b.as_bytes()) <= 1,
+                "damerau_levenshtein({a:?}, {b:?}) <= 1"
+            );
+            assert_eq!(
                 levenshtein(a.as_bytes(), b.as_bytes()),
                 strsim::generic_levenshtein(&x, &y),
                 "levenshtein({a:?}, {b:?})"
@@ -704,6 +750,33 @@ mod tests {
                     "jaro_winkler({a:?}, {b:?})"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn within_one_decides_distance_at_most_one() {
+        for (a, b, lev, dl) in [
+            ("", "", true, true),
+            ("a", "", true, true),
+            ("ab", "", false, false),
+            ("abc", "abxc", true, true),
+            ("abc", "axyc", false, false),
+            ("abc", "xbc", true, true),
+            ("ab", "ba", false, true),
+            ("martha", "marhta", false, true),
+            ("abcd", "badc", false, false),
+            ("abc", "cab", false, false),
+            ("aab", "aba", false, true),
+        ] {
+            let (x, y) = (a.as_bytes(), b.as_bytes());
+            assert_eq!(within_one(x, y, false), lev, "levenshtein({a:?}, {b:?})");
+            assert_eq!(
+                within_one(x, y, true),
+                dl,
+                "damerau_levenshtein({a:?}, {b:?})"
+            );
+            assert_eq!(lev, levenshtein(x, y) <= 1);
+            assert_eq!(dl, damerau_levenshtein(x, y) <= 1);
         }
     }
 

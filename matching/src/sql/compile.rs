@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::eval::NoRow;
 use super::lexer::SyntaxError;
 use super::parser::{BinOp, CmpOp, Expr, Side, parse};
-use crate::functions::{FunctionDef, FunctionImpl, FunctionRegistry, TextMetric};
+use crate::functions::{BytesTest, FunctionDef, FunctionImpl, FunctionRegistry};
 use crate::schema::Schema;
 use crate::value::{ArithOp, CastType, Value};
 
@@ -35,12 +35,15 @@ pub(crate) enum Node {
         l: Box<Node>,
         r: Box<Node>,
     },
-    /// `f(a, b) op rhs` where `f` is a built-in [`TextMetric`], `a` and `b` plain column
+    /// `f(a, b) op rhs` where `f` is a built-in `TextMetric`, `a` and `b` plain column
     /// references and `rhs` a number (every fuzzy comparison level): the metric is called on
     /// the columns' bytes, its value compared like [`Node::Cmp`] would.
     Metric {
         def: Arc<FunctionDef>,
-        metric: TextMetric,
+        metric: fn(&[u8], &[u8]) -> Value<'static>,
+        /// When the condition is `distance <= 1` (or `< 2`): the metric's own test of that,
+        /// used instead (for non-NULL values).
+        within_one: Option<BytesTest>,
         a: (Side, usize),
         b: (Side, usize),
         op: CmpOp,
@@ -224,9 +227,14 @@ impl Compiler<'_> {
                                 Node::Col { side: s2, col: c2 },
                             ] = args.as_slice() =>
                         {
+                            let one = matches!(
+                                (op, rhs),
+                                (CmpOp::Le, Value::Int(1)) | (CmpOp::Lt, Value::Int(2))
+                            );
                             Node::Metric {
                                 def: def.clone(),
-                                metric,
+                                metric: metric.value,
+                                within_one: metric.within_one.filter(|_| one),
                                 a: (*s1, *c1),
                                 b: (*s2, *c2),
                                 op: *op,

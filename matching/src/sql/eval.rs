@@ -135,6 +135,7 @@ impl Node {
             Node::Cmp { op, l, r } => cmp_truth(ctx, *op, l, r),
             Node::Metric {
                 metric,
+                within_one,
                 a,
                 b,
                 op,
@@ -144,6 +145,9 @@ impl Node {
                 let (Some(x), Some(y)) = (ctx.bytes(a.0, a.1), ctx.bytes(b.0, b.1)) else {
                     return Ok(None); // NULL-propagating
                 };
+                if let Some(within_one) = within_one {
+                    return Ok(Some(within_one(x, y)));
+                }
                 Ok(sql_cmp(&metric(x, y), rhs)?.map(|o| cmp_holds(*op, o)))
             }
             other => truth(&other.eval(ctx)?),
@@ -407,6 +411,7 @@ mod tests {
         let words = [
             Some("martha"),
             Some("marhta"),
+            Some("mrtha"),
             Some("über"),
             Some("u"),
             None,
@@ -417,7 +422,7 @@ mod tests {
             "jaro_similarity",
             "jaro_winkler_sim",
         ] {
-            for cond in ["<= 1", "> 2", "= 0", ">= 0.9", "< 0.8"] {
+            for cond in ["<= 1", "< 2", "> 2", "= 0", ">= 0.9", "< 0.8"] {
                 // `|| ''` keeps the generic call (its argument is not a plain column).
                 let (metric, call) = (
                     format!("{f}(a_l, a_r) {cond}"),
