@@ -109,10 +109,12 @@ pub(crate) struct RuleIndex {
     groups: Option<Groups>,
 }
 
-/// Position → (rank in the sorted array, group start, group end); `u32::MAX` rank = NULL key.
+/// Position → (group start, rank in the sorted array, group end); all zeros for a record
+/// without partners (a NULL key, or alone with its key: empty partner lists either way).
 struct Groups {
-    /// Per position: `[rank, start, end]`, together so that setting them while walking the
-    /// sorted array (random positions) touches one cache line, not three.
+    /// Per position: `[start, rank, end]`, together so that setting them while walking the
+    /// sorted array (random positions) touches one cache line, not three. Zeros by default, so
+    /// the table is allocated zeroed (no pass filling it).
     by_pos: Vec<[u32; 3]>,
 }
 
@@ -299,12 +301,10 @@ impl RuleIndex {
     /// Candidate right partners of left record `l` with position > `l`: a slice of positions.
     pub(crate) fn partners_after(&self, l: usize) -> &[u32] {
         if let Some(g) = &self.groups {
-            // Sorted by (key, position): the later members of l's group are exactly its partners.
-            let [rank, _, end] = g.by_pos[l];
-            return match rank {
-                u32::MAX => &[],
-                q => &self.by_rkey[q as usize + 1..end as usize],
-            };
+            // Sorted by (key, position): the later members of l's group are exactly its partners
+            // (`rank < end` for a record in a group; zeros otherwise).
+            let [_, rank, end] = g.by_pos[l].map(|x| x as usize);
+            return &self.by_rkey[(rank + 1).min(end)..end];
         }
         let rkeys = self.rkeys.as_deref().unwrap_or(&self.lkeys);
         let range = self.range_by(&self.by_rkey, rkeys, self.lkey(l));
@@ -316,11 +316,8 @@ impl RuleIndex {
     /// Candidate left partners of right record `r` with position < `r`.
     pub(crate) fn partners_before(&self, r: usize) -> &[u32] {
         if let Some(g) = &self.groups {
-            let [rank, start, _] = g.by_pos[r];
-            return match rank {
-                u32::MAX => &[],
-                q => &self.by_rkey[start as usize..q as usize],
-            };
+            let [start, rank, _] = g.by_pos[r];
+            return &self.by_rkey[start as usize..rank as usize];
         }
         let sorted = self.by_lkey.as_deref().unwrap_or(&self.by_rkey);
         let range = self.range_by(sorted, &self.lkeys, self.rkey(r));
@@ -406,7 +403,7 @@ fn walk_groups(
     same: impl Fn(usize, usize) -> bool,
 ) -> Groups {
     let mut g = Groups {
-        by_pos: vec![[u32::MAX, 0, 0]; n],
+        by_pos: vec![[0; 3]; n],
     };
     let mut s = 0;
     while s < len {
@@ -414,11 +411,11 @@ fn walk_groups(
         while e < len && same(e, s) {
             e += 1;
         }
-        // A record alone with its key has no partner: its entry stays "NULL key" (same empty
-        // partner lists, one random write less).
+        // A record alone with its key has no partner: its entry stays zeros (one random write
+        // less).
         if e - s > 1 {
             for q in s..e {
-                g.by_pos[pos(q) as usize] = [q as u32, s as u32, e as u32];
+                g.by_pos[pos(q) as usize] = [s as u32, q as u32, e as u32];
             }
         }
         s = e;
@@ -624,14 +621,14 @@ mod tests {
                 .map(|&i| (keys[i as usize].unwrap(), i))
                 .collect();
             assert_eq!(got, expected, "keys up to bit {high}");
-            let mut want = vec![[u32::MAX, 0, 0]; keys.len()];
+            let mut want = vec![[0; 3]; keys.len()];
             for (s, run) in got.chunk_by(|a, b| a.0 == b.0).scan(0, |s, run| {
                 *s += run.len();
                 Some((*s - run.len(), run))
             }) {
                 if run.len() > 1 {
                     for (k, &(_, i)) in run.iter().enumerate() {
-                        want[i as usize] = [(s + k) as u32, s as u32, (s + run.len()) as u32];
+                        want[i as usize] = [s as u32, (s + k) as u32, (s + run.len()) as u32];
                     }
                 }
             }
