@@ -127,27 +127,34 @@ struct TfTables {
 
 impl TfTables {
     fn build(model: &Model, rs: &RecordSet) -> Self {
-        let mut by_column: Vec<Option<Vec<f64>>> = vec![None; rs.columns.len()];
-        let cols = model.comparisons.iter().filter_map(|c| c.tf_column);
-        for col in cols {
-            if by_column[col].is_some() {
-                continue;
-            }
-            let column = &rs.columns[col];
-            let mut counts = vec![0u64; column.dict.len()];
-            let mut total = 0u64;
-            for &c in &column.codes {
-                if c != NULL {
-                    counts[c as usize] += 1;
-                    total += 1;
+        let mut cols: Vec<usize> = model
+            .comparisons
+            .iter()
+            .filter_map(|c| c.tf_column)
+            .collect();
+        cols.sort_unstable();
+        cols.dedup();
+        // One task per column (each a pass over the column's codes).
+        let tables: Vec<(usize, Vec<f64>)> = cols
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|col| {
+                let column = &rs.columns[col];
+                let mut counts = vec![0u64; column.dict.len()];
+                let mut total = 0u64;
+                for &c in &column.codes {
+                    if c != NULL {
+                        counts[c as usize] += 1;
+                        total += 1;
+                    }
                 }
-            }
-            by_column[col] = Some(
-                counts
-                    .into_iter()
-                    .map(|k| k as f64 / total as f64)
-                    .collect(),
-            );
+                let freqs = counts.into_iter().map(|k| k as f64 / total as f64);
+                (col, freqs.collect())
+            })
+            .collect();
+        let mut by_column: Vec<Option<Vec<f64>>> = vec![None; rs.columns.len()];
+        for (col, table) in tables {
+            by_column[col] = Some(table);
         }
         Self { by_column }
     }
