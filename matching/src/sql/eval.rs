@@ -95,10 +95,16 @@ fn cmp_holds(op: CmpOp, ord: Ordering) -> bool {
 }
 
 impl Node {
-    /// Whether the expression is TRUE (NULL and FALSE are not).
+    /// Whether the expression is TRUE (NULL and FALSE are not). The two tests of most levels
+    /// (null levels, exact matches: a few code reads) are done inline, without a call to the
+    /// recursive [`Node::truth`].
     #[inline]
     pub(crate) fn is_true<'a>(&'a self, ctx: &impl Ctx<'a>) -> Result<bool, Fail> {
-        Ok(self.truth(ctx)? == Some(true))
+        Ok(match self {
+            Node::AnyNull(cols) => any_null(ctx, cols),
+            Node::EqCols { a, b } => eq_cols(ctx, *a, *b) == Some(true),
+            other => other.truth(ctx)? == Some(true),
+        })
     }
 
     /// Three-valued truth of the expression.
@@ -131,7 +137,7 @@ impl Node {
             Node::Not(a) => Ok(a.truth(ctx)?.map(|b| !b)),
             Node::IsNull { e, negated } => Ok(Some(e.is_null_value(ctx)? != *negated)),
             Node::EqCols { a, b } => Ok(eq_cols(ctx, *a, *b)),
-            Node::AnyNull(cols) => Ok(Some(cols.iter().any(|&(s, c)| ctx.code(s, c) == NULL))),
+            Node::AnyNull(cols) => Ok(Some(any_null(ctx, cols))),
             Node::Cmp { op, l, r } => cmp_truth(ctx, *op, l, r),
             Node::Metric {
                 metric,
@@ -294,6 +300,11 @@ fn cmp_truth<'a>(
 ) -> Result<Option<bool>, Fail> {
     let (x, y) = (l.eval(ctx)?, r.eval(ctx)?);
     Ok(sql_cmp(&x, &y)?.map(|o| cmp_holds(op, o)))
+}
+
+#[inline]
+fn any_null<'a>(ctx: &impl Ctx<'a>, cols: &[(Side, usize)]) -> bool {
+    cols.iter().any(|&(s, c)| ctx.code(s, c) == NULL)
 }
 
 #[inline]
