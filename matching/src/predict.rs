@@ -16,7 +16,7 @@ use crate::blocking::{RuleIndex, rule_holds};
 use crate::error::{EvalError, Result};
 use crate::model::{Model, TfAdjust};
 use crate::records::{NULL, RecordSet};
-use crate::sql::PairCtx;
+use crate::sql::{Node, PairCtx};
 
 /// How `match_key` is numbered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -209,12 +209,14 @@ struct TouchPlan {
     /// Columns the level conditions read (their values, when the two codes differ, are
     /// compared as text).
     text: Vec<usize>,
-    /// Columns with term frequencies.
-    tf: Vec<usize>,
+    /// Columns with term frequencies, and whether those of two different values are read (if
+    /// not, only equal values' are: a frequency adjusts an exact match level, which only
+    /// holds for equal codes).
+    tf: Vec<(usize, bool)>,
 }
 
 impl TouchPlan {
-    fn new(model: &Model) -> Self {
+    fn new(model: &Model, explain: bool) -> Self {
         let mut text = Vec::new();
         let mut tf = Vec::new();
         for comp in &model.comparisons {
@@ -223,14 +225,21 @@ impl TouchPlan {
                     c.visit_columns(&mut |_, col| text.push(col));
                 }
                 if let Some(a) = &level.tf {
-                    tf.push(a.column);
+                    let exact = level.condition.as_ref().and_then(Node::exact_match_column);
+                    tf.push((a.column, exact != Some(a.column)));
                 }
             }
+            // Explanations report both frequencies of the comparison's column.
+            if let (true, Some(col)) = (explain, comp.tf_column) {
+                tf.push((col, true));
+            }
         }
-        for v in [&mut text, &mut tf] {
-            v.sort_unstable();
-            v.dedup();
-        }
+        text.sort_unstable();
+        text.dedup();
+        // Per column, `true` (both values) wins: first among its entries once reversed.
+        tf.sort_unstable();
+        tf.reverse();
+        tf.dedup_by_key(|&mut (col, _)| col);
         Self { text, tf }
     }
 
@@ -244,12 +253,12 @@ impl TouchPlan {
                 acc ^= u64::from(rs.touch_value(c, x) ^ rs.touch_value(c, y));
             }
         }
-        for &c in &self.tf {
+        for &(c, unequal) in &self.tf {
             let (x, y) = (rs.code(l, c), rs.code(r, c));
-            if x != NULL {
+            if x != NULL && (x == y || unequal) {
                 acc ^= tf.touch(c, x);
             }
-            if y != NULL && y != x {
+            if y != NULL && y != x && unequal {
                 acc ^= tf.touch(c, y);
             }
         }
@@ -328,7 +337,7 @@ impl Model {
 
         let t2 = Instant::now();
         let chunk = opts.chunk_pairs.max(1);
-        let touch = &TouchPlan::new(self);
+        let touch = &TouchPlan::new(self, opts.explain);
         let (indexes, tf, is_new) = (&indexes, &tf, &is_new);
         let map = &map;
         // Pipeline: while the pool scores window k, this thread passes window k - 1's pairs to
