@@ -22,7 +22,7 @@ use crate::float_fmt::{G17_MAX, U64_MAX_LEN, put_g17, put_i64, put_u64};
 use crate::functions::FunctionRegistry;
 use crate::model::Model;
 use crate::predict::{MatchKeyMode, PredictOptions, ScoredPair};
-use crate::records::{NULL, RecordSet, RecordSetBuilder, is_null_text};
+use crate::records::{NULL, ROW_WIDTH, RecordSet, RecordSetBuilder, is_null_text};
 use crate::schema::Schema;
 
 /// Options of [`score_csv`].
@@ -443,7 +443,8 @@ fn load_records(
 enum SpidTag {
     /// NULL.
     Null = 0,
-    /// Length in the second byte, then the text.
+    /// Length in the second byte, then the text as a CSV field (quoted if it needs to be):
+    /// written as is, without looking for characters to quote once per pair.
     Inline = 1,
     /// Too long: a `u32` (little-endian) offset of the field in the packed keys.
     Offset = 2,
@@ -486,12 +487,17 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         records.set_spare(|i, spare| {
             let v = rest.field(i, k);
             let offset = || rest.field_offset(i, k).and_then(|o| u32::try_from(o).ok());
+            let mut field = [0u8; 2 * 4 * ROW_WIDTH + 2];
             match v {
                 None => spare[0] = SpidTag::Null as u8,
-                Some(v) if v.len() + 2 <= spare.len() => {
+                Some(v)
+                    if v.len() + 2 <= spare.len()
+                        && let n = put_csv_field(&mut field, v.as_bytes())
+                        && n + 2 <= spare.len() =>
+                {
                     spare[0] = SpidTag::Inline as u8;
-                    spare[1] = v.len() as u8;
-                    spare[2..2 + v.len()].copy_from_slice(v.as_bytes());
+                    spare[1] = n as u8;
+                    spare[2..2 + n].copy_from_slice(&field[..n]);
                 }
                 Some(_) => match offset() {
                     Some(o) => {
@@ -542,25 +548,26 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         .map(|c| c.tf_column.is_some())
         .collect();
     // Pairs are formatted on the worker threads that scored them; this thread only writes.
-    let name = |id: i64| -> &[u8] {
+    let name = |id: i64| -> Name<'_> {
         let pos = records.position_fast(id);
         match spid_field {
-            None => pos.and_then(|i| records.value(i, spid)).map(str::as_bytes),
-            Some(k) if spid_in_rows => pos.and_then(|i| {
+            None => Name::text(pos.and_then(|i| records.value(i, spid))),
+            Some(k) if spid_in_rows => pos.map_or(Name::Text(b""), |i| {
                 let spare = records.spare(i);
                 match spare[0] {
-                    t if t == SpidTag::Inline as u8 => spare.get(2..2 + usize::from(spare[1])),
+                    t if t == SpidTag::Inline as u8 => {
+                        Name::Field(spare.get(2..2 + usize::from(spare[1])).unwrap_or(b""))
+                    }
                     t if t == SpidTag::Offset as u8 => {
                         let o = u32::from_le_bytes([spare[1], spare[2], spare[3], spare[4]]);
-                        rest.field_at(o as usize).map(str::as_bytes)
+                        Name::text(rest.field_at(o as usize))
                     }
-                    t if t == SpidTag::Packed as u8 => rest.field(i, k).map(str::as_bytes),
-                    _ => None,
+                    t if t == SpidTag::Packed as u8 => Name::text(rest.field(i, k)),
+                    _ => Name::Text(b""),
                 }
             }),
-            Some(k) => pos.and_then(|i| rest.field(i, k)).map(str::as_bytes),
+            Some(k) => Name::text(pos.and_then(|i| rest.field(i, k))),
         }
-        .unwrap_or(b"")
     };
     // Chunks' buffers, returned by the sink once written: a few dozen are in flight at a time.
     let pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
@@ -615,6 +622,42 @@ impl Lines {
     }
 }
 
+/// A record's source_person_id, for [`write_line`].
+#[derive(Clone, Copy)]
+enum Name<'a> {
+    /// The text, to be written as a CSV field.
+    Text(&'a [u8]),
+    /// Already a CSV field (see [`SpidTag::Inline`]).
+    Field(&'a [u8]),
+}
+
+impl<'a> Name<'a> {
+    /// A text (empty for NULL).
+    fn text(v: Option<&'a str>) -> Self {
+        Name::Text(v.map_or(b"", str::as_bytes))
+    }
+
+    /// The most bytes [`Self::put`] writes.
+    fn room(self) -> usize {
+        match self {
+            Name::Text(s) => 2 * s.len() + 2,
+            Name::Field(s) => s.len(),
+        }
+    }
+
+    /// Writes the CSV field at the start of `dst` (at least [`Self::room`] bytes) and returns
+    /// its length.
+    fn put(self, dst: &mut [u8]) -> usize {
+        match self {
+            Name::Text(s) => put_csv_field(dst, s),
+            Name::Field(s) => {
+                dst[..s.len()].copy_from_slice(s);
+                s.len()
+            }
+        }
+    }
+}
+
 /// Writes `s` as a CSV field at the start of `dst` (at least `2 * s.len() + 2` bytes) and
 /// returns its length.
 fn put_csv_field(dst: &mut [u8], s: &[u8]) -> usize {
@@ -642,21 +685,22 @@ fn put_csv_field(dst: &mut [u8], s: &[u8]) -> usize {
 fn write_line<'a>(
     lines: &mut Lines,
     p: &ScoredPair,
-    name: &impl Fn(i64) -> &'a [u8],
+    name: &impl Fn(i64) -> Name<'a>,
     has_tf: &[bool],
 ) {
     let (name_l, name_r) = (name(p.id_l), name(p.id_r));
-    // The longest the line can be: quoted names, numbers at their longest, separators.
-    let room = 2 * (name_l.len() + name_r.len() + 2)
+    // The longest the line can be: names, numbers at their longest, separators.
+    let room = name_l.room()
+        + name_r.room()
         + 2 * G17_MAX
         + 3 * (U64_MAX_LEN + 1)
         + 7
         + p.explain.len() * 4 * (G17_MAX + 1);
     let line = lines.room(room);
-    let mut n = put_csv_field(line, name_l);
+    let mut n = name_l.put(line);
     line[n] = b',';
     n += 1;
-    n += put_csv_field(&mut line[n..], name_r);
+    n += name_r.put(&mut line[n..]);
     line[n] = b',';
     n += 1;
     n += put_g17(&mut line[n..], p.match_weight);
