@@ -325,7 +325,6 @@ impl Model {
             None => vec![true; records.len()],
             Some(ids) => records.ids().iter().map(|id| ids.contains(id)).collect(),
         };
-        let new_positions: Vec<usize> = (0..records.len()).filter(|&i| is_new[i]).collect();
         // Each rule's index is built on its own task (their serial parts overlap).
         let indexes: Vec<RuleIndex> = self
             .blocking
@@ -376,7 +375,8 @@ impl Model {
                     if anchor_is_right && !restricted {
                         continue;
                     }
-                    for &anchor in &new_positions {
+                    // New records' positions (not collected: every position, usually).
+                    for anchor in (0..records.len()).filter(|&i| is_new[i]) {
                         let all = if anchor_is_right {
                             idx.partners_before(anchor)
                         } else {
