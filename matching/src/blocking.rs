@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::error::{EvalError, Result};
 use crate::functions::FunctionRegistry;
-use crate::records::{NULL, RecordSet};
+use crate::records::{Column, NULL, RecordSet};
 use crate::schema::Schema;
 use crate::sql::{CmpOp, CompileError, Node, PairCtx, Side, compile_condition};
 use crate::value::{Value, render};
@@ -109,10 +109,12 @@ pub(crate) struct RuleIndex {
     groups: Option<Groups>,
 }
 
-/// Position → (rank in the sorted array, group start, group end); `u32::MAX` rank = NULL key.
+/// Position → (group start, rank in the sorted array, group end); all zeros for a record
+/// without partners (a NULL key, or alone with its key: empty partner lists either way).
 struct Groups {
-    /// Per position: `[rank, start, end]`, together so that setting them while walking the
-    /// sorted array (random positions) touches one cache line, not three.
+    /// Per position: `[start, rank, end]`, together so that setting them while walking the
+    /// sorted array (random positions) touches one cache line, not three. Zeros by default, so
+    /// the table is allocated zeroed (no pass filling it).
     by_pos: Vec<[u32; 3]>,
 }
 
@@ -135,7 +137,39 @@ impl RuleIndex {
     ) -> Result<Self, EvalError> {
         let n = rs.len();
         let width = rule.keys.len();
-        let symmetric = rule.keys.iter().all(|k| matches!(k, KeyPart::Column(_)));
+        let columns: Option<Vec<&Column>> = rule
+            .keys
+            .iter()
+            .map(|k| match k {
+                KeyPart::Column(c) => Some(&rs.columns[*c]),
+                KeyPart::Exprs { .. } => None,
+            })
+            .collect();
+        if let Some(cols) = &columns
+            && let [hi, lo @ ..] = cols.as_slice()
+            && lo.len() <= 1
+        {
+            // Column keys of width 1 or 2 (the usual rules): packed straight from the columns'
+            // codes (read in order), bounded by their dictionaries' sizes; no per-record keys.
+            let lo = lo.first();
+            let code_bits = |c: &Column| bits(c.dict.len().saturating_sub(1) as u64);
+            let lo_bits = lo.map_or(0, |c| code_bits(c));
+            let sorted = sort_keys(n, code_bits(hi) + lo_bits, |i| {
+                let a = hi.codes[i];
+                let b = lo.map_or(0, |c| c.codes[i]);
+                (a != NULL && b != NULL).then(|| (u64::from(a) << lo_bits) | u64::from(b))
+            });
+            let (by_rkey, groups) = sorted.groups(n, &[], 0);
+            return Ok(Self {
+                width,
+                lkeys: Vec::new(),
+                rkeys: None,
+                by_rkey,
+                by_lkey: None,
+                groups: Some(groups),
+            });
+        }
+        let symmetric = columns.is_some();
         let mut lkeys = vec![0u32; n * width];
         let mut rkeys = if symmetric {
             None
@@ -186,30 +220,22 @@ impl RuleIndex {
                 }
             }
         }
-        // Positions sorted by (key, position), plus, for keys of width 1 or 2, each sorted
-        // position's key packed into a u64 (equal keys iff equal packed keys).
-        let sorted = |keys: &[u32]| -> (Vec<u32>, Option<Vec<u64>>) {
+        let sorted = |keys: &[u32]| -> Sorted {
             if (1..=2).contains(&width) {
-                // Pack each key into an integer, `k[0]` above just enough bits for `k[1]` (the
-                // same order as the slice comparison below), and radix sort them stably from
-                // position order: (key, position) order without comparisons.
+                // Packed like column keys, `k[0]` above just enough bits for `k[1]`.
                 let present = |i: &usize| keys[i * width] != NULL;
-                let low_bits = if width == 2 {
-                    let max = (0..n).filter(present).map(|i| keys[i * 2 + 1]).max();
-                    u32::BITS - max.unwrap_or(0).leading_zeros()
+                let max = |p: usize| (0..n).filter(present).map(|i| keys[i * width + p]).max();
+                let hi_bits = bits(max(0).map_or(0, u64::from));
+                let lo_bits = if width == 2 {
+                    bits(max(1).map_or(0, u64::from))
                 } else {
                     0
                 };
-                let (mut packed, mut pos): (Vec<u64>, Vec<u32>) = (0..n)
-                    .filter(present)
-                    .map(|i| {
-                        let k = &keys[i * width..(i + 1) * width];
-                        let lo = if width == 2 { u64::from(k[1]) } else { 0 };
-                        ((u64::from(k[0]) << low_bits) | lo, i as u32)
-                    })
-                    .unzip();
-                radix_sort(&mut packed, &mut pos);
-                return (pos, Some(packed));
+                return sort_keys(n, hi_bits + lo_bits, |i| {
+                    let k = &keys[i * width..(i + 1) * width];
+                    let lo = if width == 2 { u64::from(k[1]) } else { 0 };
+                    (k[0] != NULL).then(|| (u64::from(k[0]) << lo_bits) | lo)
+                });
             }
             let mut v: Vec<u32> = (0..n as u32)
                 .filter(|&i| width == 0 || keys[i as usize * width] != NULL)
@@ -220,48 +246,20 @@ impl RuleIndex {
                     .cmp(&keys[b * width..(b + 1) * width])
                     .then(a.cmp(&b))
             });
-            (v, None)
+            Sorted::Positions(v)
         };
-        let (by_rkey, packed) = sorted(rkeys.as_deref().unwrap_or(&lkeys));
+        let by_rkey = sorted(rkeys.as_deref().unwrap_or(&lkeys));
         let by_lkey = if need_left_index && rkeys.is_some() {
-            Some(sorted(&lkeys).0)
+            Some(sorted(&lkeys).positions())
         } else {
             None
         };
-        let groups = rkeys.is_none().then(|| {
-            let mut g = Groups {
-                by_pos: vec![[u32::MAX, 0, 0]; n],
-            };
-            // Equal keys of sorted entries `a` and `b`: from the packed keys when there are
-            // (sequential reads), else from the records' keys.
-            let same = |a: usize, b: usize| match &packed {
-                Some(p) => p[a] == p[b],
-                None => {
-                    let key = |q: usize| {
-                        let i = by_rkey[q] as usize;
-                        &lkeys[i * width..(i + 1) * width]
-                    };
-                    key(a) == key(b)
-                }
-            };
-            let mut s = 0;
-            while s < by_rkey.len() {
-                let mut e = s + 1;
-                while e < by_rkey.len() && same(e, s) {
-                    e += 1;
-                }
-                // A record alone with its key has no partner: its entry stays "NULL key"
-                // (same empty partner lists, one random write less).
-                if e - s > 1 {
-                    for (q, &pos) in by_rkey.iter().enumerate().take(e).skip(s) {
-                        let i = pos as usize;
-                        g.by_pos[i] = [q as u32, s as u32, e as u32];
-                    }
-                }
-                s = e;
-            }
-            g
-        });
+        let (by_rkey, groups) = if rkeys.is_none() {
+            let (by_rkey, groups) = by_rkey.groups(n, &lkeys, width);
+            (by_rkey, Some(groups))
+        } else {
+            (by_rkey.positions(), None)
+        };
         Ok(Self {
             width,
             lkeys,
@@ -303,12 +301,10 @@ impl RuleIndex {
     /// Candidate right partners of left record `l` with position > `l`: a slice of positions.
     pub(crate) fn partners_after(&self, l: usize) -> &[u32] {
         if let Some(g) = &self.groups {
-            // Sorted by (key, position): the later members of l's group are exactly its partners.
-            let [rank, _, end] = g.by_pos[l];
-            return match rank {
-                u32::MAX => &[],
-                q => &self.by_rkey[q as usize + 1..end as usize],
-            };
+            // Sorted by (key, position): the later members of l's group are exactly its partners
+            // (`rank < end` for a record in a group; zeros otherwise).
+            let [_, rank, end] = g.by_pos[l].map(|x| x as usize);
+            return &self.by_rkey[(rank + 1).min(end)..end];
         }
         let rkeys = self.rkeys.as_deref().unwrap_or(&self.lkeys);
         let range = self.range_by(&self.by_rkey, rkeys, self.lkey(l));
@@ -320,11 +316,8 @@ impl RuleIndex {
     /// Candidate left partners of right record `r` with position < `r`.
     pub(crate) fn partners_before(&self, r: usize) -> &[u32] {
         if let Some(g) = &self.groups {
-            let [rank, start, _] = g.by_pos[r];
-            return match rank {
-                u32::MAX => &[],
-                q => &self.by_rkey[start as usize..q as usize],
-            };
+            let [start, rank, _] = g.by_pos[r];
+            return &self.by_rkey[start as usize..rank as usize];
         }
         let sorted = self.by_lkey.as_deref().unwrap_or(&self.by_rkey);
         let range = self.range_by(sorted, &self.lkeys, self.rkey(r));
@@ -341,67 +334,148 @@ impl RuleIndex {
     }
 }
 
-/// Digits of [`radix_sort`], in bits.
-const RADIX_BITS: u32 = 11;
+/// Number of significant bits of `x`.
+fn bits(x: u64) -> u32 {
+    u64::BITS - x.leading_zeros()
+}
 
-/// Sorts `keys` and permutes `pos` alike, stably (equal keys keep their order). When a key and
-/// its position fit in 64 bits together (the usual case), each pair is packed into one `u64`
-/// (key above the position) and only the key's digits are radix sorted ([`sort_digits`]).
-fn radix_sort(keys: &mut [u64], pos: &mut [u32]) {
-    let bits = u64::BITS - keys.iter().fold(0, |m, &k| m | k).leading_zeros();
-    let pos_bits = u32::BITS - pos.iter().fold(0, |m, &q| m | q).leading_zeros();
-    if bits + pos_bits <= u64::BITS {
-        let mut both: Vec<u64> = keys
-            .iter()
-            .zip(pos.iter())
-            .map(|(&k, &q)| (k << pos_bits) | u64::from(q))
-            .collect();
-        sort_digits(&mut both, pos_bits, bits);
-        let low = (1u64 << pos_bits) - 1;
-        for ((k, q), &v) in keys.iter_mut().zip(pos.iter_mut()).zip(&both) {
-            *k = v >> pos_bits;
-            *q = (v & low) as u32;
+/// Record positions sorted by (key, position), with what tells their keys apart.
+enum Sorted {
+    /// Per record, its key (width 1 or 2, packed) above its position's `pos_bits` bits.
+    Packed { v: Vec<u64>, pos_bits: u32 },
+    /// (packed key, position): keys too wide to share 64 bits with a position.
+    Wide(Vec<(u64, u32)>),
+    /// Positions only (keys of width 0 or above 2, compared in the records' keys).
+    Positions(Vec<u32>),
+}
+
+impl Sorted {
+    /// The positions, in order.
+    fn positions(self) -> Vec<u32> {
+        match self {
+            Sorted::Packed { v, pos_bits } => {
+                let low = (1u64 << pos_bits) - 1;
+                v.iter().map(|&e| (e & low) as u32).collect()
+            }
+            Sorted::Wide(pairs) => pairs.iter().map(|&(_, q)| q).collect(),
+            Sorted::Positions(v) => v,
         }
-        return;
     }
-    // Keys too wide to carry their positions (dictionaries of billions of values): a stable
-    // comparison sort.
-    let mut pairs: Vec<(u64, u32)> = keys.iter().copied().zip(pos.iter().copied()).collect();
-    pairs.sort_by_key(|&(k, _)| k);
-    for ((k, q), (pk, pq)) in keys.iter_mut().zip(pos.iter_mut()).zip(pairs) {
-        (*k, *q) = (pk, pq);
+
+    /// The positions, in order, and the [`Groups`] of their equal keys (`keys`: the records'
+    /// keys, `width` per record, read for [`Sorted::Positions`] only).
+    fn groups(self, n: usize, keys: &[u32], width: usize) -> (Vec<u32>, Groups) {
+        let groups = match &self {
+            // Packed keys are compared in the sorted array (read in order).
+            Sorted::Packed { v, pos_bits } => {
+                let low = (1u64 << pos_bits) - 1;
+                walk_groups(
+                    n,
+                    v.len(),
+                    |q| (v[q] & low) as u32,
+                    |a, b| v[a] >> pos_bits == v[b] >> pos_bits,
+                )
+            }
+            Sorted::Wide(pairs) => walk_groups(
+                n,
+                pairs.len(),
+                |q| pairs[q].1,
+                |a, b| pairs[a].0 == pairs[b].0,
+            ),
+            Sorted::Positions(pos) => {
+                let key = |q: usize| {
+                    let i = pos[q] as usize;
+                    &keys[i * width..(i + 1) * width]
+                };
+                walk_groups(n, pos.len(), |q| pos[q], |a, b| key(a) == key(b))
+            }
+        };
+        (self.positions(), groups)
     }
 }
 
-/// Stable LSD radix sort of `v` on its bits `shift..shift + bits` only: one counting pass per
-/// digit that is not the same in every value.
-fn sort_digits(v: &mut Vec<u64>, shift: u32, bits: u32) {
-    let n = v.len();
-    let passes = bits.div_ceil(RADIX_BITS) as usize;
-    let mask = (1u64 << RADIX_BITS) - 1;
-    let digit = |k: u64, p: usize| ((k >> (shift + p as u32 * RADIX_BITS)) & mask) as usize;
+/// The [`Groups`] of `len` sorted entries of `n` records: `pos(q)` is entry `q`'s position,
+/// `same(a, b)` whether entries `a` and `b` have equal keys.
+fn walk_groups(
+    n: usize,
+    len: usize,
+    pos: impl Fn(usize) -> u32,
+    same: impl Fn(usize, usize) -> bool,
+) -> Groups {
+    let mut g = Groups {
+        by_pos: vec![[0; 3]; n],
+    };
+    let mut s = 0;
+    while s < len {
+        let mut e = s + 1;
+        while e < len && same(e, s) {
+            e += 1;
+        }
+        // A record alone with its key has no partner: its entry stays zeros (one random write
+        // less).
+        if e - s > 1 {
+            for q in s..e {
+                g.by_pos[pos(q) as usize] = [s as u32, q as u32, e as u32];
+            }
+        }
+        s = e;
+    }
+    g
+}
+
+/// Digits of [`sort_keys`], in bits at most: 4096 buckets, whose counts (16 KB) and current
+/// output lines stay in cache while a pass scatters the entries.
+const RADIX_BITS: u32 = 12;
+
+/// The positions `0..n` of records with a key (`key(i)`, below `2^key_bits`), sorted by (key,
+/// position).
+fn sort_keys(n: usize, key_bits: u32, key: impl Fn(usize) -> Option<u64>) -> Sorted {
+    let pos_bits = usize::BITS - n.saturating_sub(1).leading_zeros();
+    if key_bits + pos_bits > u64::BITS {
+        // Keys too wide to carry their positions (dictionaries of billions of values): a stable
+        // comparison sort.
+        let mut pairs: Vec<(u64, u32)> = (0..n)
+            .filter_map(|i| key(i).map(|k| (k, i as u32)))
+            .collect();
+        pairs.sort_by_key(|&(k, _)| k);
+        return Sorted::Wide(pairs);
+    }
+    // Each entry is a key above its position: a stable LSD radix sort of the keys' digits from
+    // position order gives (key, position) order without comparisons. Digits are as even as
+    // the passes allow (35 bits: 3 passes of 12 bits, not 4 of at most 11).
+    let passes = key_bits.div_ceil(RADIX_BITS) as usize;
+    let digit_bits = key_bits.div_ceil(passes.max(1) as u32);
+    let mask = (1u64 << digit_bits) - 1;
+    let digit = |e: u64, p: usize| ((e >> (pos_bits + p as u32 * digit_bits)) & mask) as usize;
+    // Every pass's counts are taken while packing.
     let mut counts = vec![[0u32; 1 << RADIX_BITS]; passes];
-    for &k in v.iter() {
-        for (p, c) in counts.iter_mut().enumerate() {
-            c[digit(k, p)] += 1;
+    let mut v = Vec::with_capacity(n);
+    for i in 0..n {
+        if let Some(k) = key(i) {
+            let e = (k << pos_bits) | i as u64;
+            for (p, c) in counts.iter_mut().enumerate() {
+                c[digit(e, p)] += 1;
+            }
+            v.push(e);
         }
     }
-    let mut out = vec![0u64; n];
+    let mut out = vec![0u64; v.len()];
     for (p, c) in counts.iter_mut().enumerate() {
-        if c.iter().any(|&m| m as usize == n) {
-            continue;
+        if c.iter().any(|&m| m as usize == v.len()) {
+            continue; // the same digit everywhere: nothing would move
         }
         let mut sum = 0u32;
         for m in c.iter_mut() {
             (*m, sum) = (sum, sum + *m);
         }
-        for &k in v.iter() {
-            let slot = &mut c[digit(k, p)];
-            out[*slot as usize] = k;
+        for &e in &v {
+            let slot = &mut c[digit(e, p)];
+            out[*slot as usize] = e;
             *slot += 1;
         }
-        std::mem::swap(v, &mut out);
+        std::mem::swap(&mut v, &mut out);
     }
+    Sorted::Packed { v, pos_bits }
 }
 
 fn partition_point(len: usize, pred: impl Fn(usize) -> bool) -> usize {
@@ -521,30 +595,46 @@ mod tests {
     }
 
     #[test]
-    fn radix_sort_is_a_stable_sort() {
-        // Keys of several digits, with ties, some digits equal in every key; with the position
-        // (13 bits) they fit in 64 bits (packed path) or not (two arrays). Positions are
-        // scrambled: ties keep their input order, whatever their position values.
+    fn sorts_keys_and_finds_their_groups() {
+        // Keys of several digits, with ties, some digits equal in every key, records without a
+        // key; with the position (13 bits) they fit in 64 bits (radix sort) or not (comparison
+        // sort).
         for high in [40, 58] {
             let mut x = 0x2545_f491_4f6c_dd1du64;
-            let mut keys: Vec<u64> = (0..5000)
+            let keys: Vec<Option<u64>> = (0..5000)
                 .map(|_| {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    ((x % 29) << high) | ((x >> 20) % 5)
+                    (!x.is_multiple_of(7)).then_some(((x % 29) << high) | ((x >> 20) % 5))
                 })
                 .collect();
-            let mut pos: Vec<u32> = (0..keys.len() as u32).map(|i| (i * 7919) % 5000).collect();
-            let mut expected: Vec<(u64, u32)> =
-                keys.iter().copied().zip(pos.iter().copied()).collect();
-            expected.sort_by_key(|&(k, _)| k);
-            radix_sort(&mut keys, &mut pos);
-            let got: Vec<(u64, u32)> = keys.into_iter().zip(pos).collect();
+            let mut expected: Vec<(u64, u32)> = (0..keys.len() as u32)
+                .filter_map(|i| keys[i as usize].map(|k| (k, i)))
+                .collect();
+            expected.sort_unstable();
+            let sorted = sort_keys(keys.len(), high + 5, |i| keys[i]);
+            assert_eq!(matches!(sorted, Sorted::Packed { .. }), high == 40);
+            let (pos, groups) = sorted.groups(keys.len(), &[], 0);
+            let got: Vec<(u64, u32)> = pos
+                .iter()
+                .map(|&i| (keys[i as usize].unwrap(), i))
+                .collect();
             assert_eq!(got, expected, "keys up to bit {high}");
+            let mut want = vec![[0; 3]; keys.len()];
+            for (s, run) in got.chunk_by(|a, b| a.0 == b.0).scan(0, |s, run| {
+                *s += run.len();
+                Some((*s - run.len(), run))
+            }) {
+                if run.len() > 1 {
+                    for (k, &(_, i)) in run.iter().enumerate() {
+                        want[i as usize] = [s as u32, (s + k) as u32, (s + run.len()) as u32];
+                    }
+                }
+            }
+            assert!(groups.by_pos == want, "groups of keys up to bit {high}");
         }
-        let (mut empty, mut none) = (Vec::new(), Vec::new());
-        radix_sort(&mut empty, &mut none);
-        assert!(empty.is_empty() && none.is_empty());
+        let (pos, groups) = sort_keys(0, 0, |_| None).groups(0, &[], 0);
+        assert!(pos.is_empty() && groups.by_pos.is_empty());
     }
 }

@@ -7,9 +7,9 @@
 
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hashbrown::HashTable;
@@ -18,11 +18,11 @@ use serde::Serialize;
 
 use crate::csv_split::BatchReader;
 use crate::error::{Error, Result};
-use crate::float_fmt::{write_g17, write_i64, write_u64};
+use crate::float_fmt::{G17_MAX, U64_MAX_LEN, put_g17, put_i64, put_u64};
 use crate::functions::FunctionRegistry;
 use crate::model::Model;
 use crate::predict::{MatchKeyMode, PredictOptions, ScoredPair};
-use crate::records::{NULL, RecordSet, RecordSetBuilder, is_null_text};
+use crate::records::{NULL, ROW_WIDTH, RecordSet, RecordSetBuilder, is_null_text};
 use crate::schema::Schema;
 
 /// Options of [`score_csv`].
@@ -443,7 +443,8 @@ fn load_records(
 enum SpidTag {
     /// NULL.
     Null = 0,
-    /// Length in the second byte, then the text.
+    /// Length in the second byte, then the text as a CSV field (quoted if it needs to be):
+    /// written as is, without looking for characters to quote once per pair.
     Inline = 1,
     /// Too long: a `u32` (little-endian) offset of the field in the packed keys.
     Offset = 2,
@@ -486,12 +487,17 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         records.set_spare(|i, spare| {
             let v = rest.field(i, k);
             let offset = || rest.field_offset(i, k).and_then(|o| u32::try_from(o).ok());
+            let mut field = [0u8; 2 * 4 * ROW_WIDTH + 2];
             match v {
                 None => spare[0] = SpidTag::Null as u8,
-                Some(v) if v.len() + 2 <= spare.len() => {
+                Some(v)
+                    if v.len() + 2 <= spare.len()
+                        && let n = put_csv_field(&mut field, v.as_bytes())
+                        && n + 2 <= spare.len() =>
+                {
                     spare[0] = SpidTag::Inline as u8;
-                    spare[1] = v.len() as u8;
-                    spare[2..2 + v.len()].copy_from_slice(v.as_bytes());
+                    spare[1] = n as u8;
+                    spare[2..2 + n].copy_from_slice(&field[..n]);
                 }
                 Some(_) => match offset() {
                     Some(o) => {
@@ -510,8 +516,8 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     summary.exact_duplicates_dropped = dropped;
     summary.records = records.len() as u64;
 
-    let file = File::create(&opts.out).map_err(io_err(&opts.out))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    // Lines are written a chunk (hundreds of KB) at a time: no buffering besides the chunks.
+    let mut out = File::create(&opts.out).map_err(io_err(&opts.out))?;
     let mut header = String::from(
         "source_person_id_l,source_person_id_r,match_weight,match_probability,id_l,id_r,match_key",
     );
@@ -542,38 +548,48 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
         .map(|c| c.tf_column.is_some())
         .collect();
     // Pairs are formatted on the worker threads that scored them; this thread only writes.
-    let name = |id: i64| -> &[u8] {
+    let name = |id: i64| -> Name<'_> {
         let pos = records.position_fast(id);
         match spid_field {
-            None => pos.and_then(|i| records.value(i, spid)).map(str::as_bytes),
-            Some(k) if spid_in_rows => pos.and_then(|i| {
+            None => Name::text(pos.and_then(|i| records.value(i, spid))),
+            Some(k) if spid_in_rows => pos.map_or(Name::Text(b""), |i| {
                 let spare = records.spare(i);
                 match spare[0] {
-                    t if t == SpidTag::Inline as u8 => spare.get(2..2 + usize::from(spare[1])),
+                    t if t == SpidTag::Inline as u8 => {
+                        Name::Field(spare.get(2..2 + usize::from(spare[1])).unwrap_or(b""))
+                    }
                     t if t == SpidTag::Offset as u8 => {
                         let o = u32::from_le_bytes([spare[1], spare[2], spare[3], spare[4]]);
-                        rest.field_at(o as usize).map(str::as_bytes)
+                        Name::text(rest.field_at(o as usize))
                     }
-                    t if t == SpidTag::Packed as u8 => rest.field(i, k).map(str::as_bytes),
-                    _ => None,
+                    t if t == SpidTag::Packed as u8 => Name::text(rest.field(i, k)),
+                    _ => Name::Text(b""),
                 }
             }),
-            Some(k) => pos.and_then(|i| rest.field(i, k)).map(str::as_bytes),
+            Some(k) => Name::text(pos.and_then(|i| rest.field(i, k))),
         }
-        .unwrap_or(b"")
     };
+    // Chunks' buffers, returned by the sink once written: a few dozen are in flight at a time.
+    let pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let stats = model.predict_mapped(
         &records,
         &popts,
-        |text: &mut Vec<u8>, p| {
-            if text.capacity() == 0 {
-                text.reserve(popts.chunk_pairs * 128);
+        |text: &mut Lines, p| {
+            if text.bytes.is_empty() {
+                let reused = pool.lock().expect("no panic holds the pool").pop();
+                text.bytes = reused.unwrap_or_else(|| vec![0; popts.chunk_pairs * 128]);
             }
             write_line(text, &p, &name, &has_tf);
         },
-        |text| out.write_all(&text).map_err(io_err(&opts.out)),
+        |text| {
+            out.write_all(&text.bytes[..text.len])
+                .map_err(io_err(&opts.out))?;
+            pool.lock()
+                .expect("no panic holds the pool")
+                .push(text.bytes);
+            Ok(())
+        },
     )?;
-    out.flush().map_err(io_err(&opts.out))?;
     summary.predict_cpu_seconds = cpu1.zip(process_cpu_seconds()).map(|(a, b)| b - a);
     summary.candidate_pairs = stats.candidate_pairs;
     summary.pairs_written = stats.pairs_emitted;
@@ -585,61 +601,142 @@ pub fn score_csv(opts: &ScoreCsvOptions) -> Result<ScoreSummary> {
     Ok(summary)
 }
 
-fn push_csv_field(out: &mut Vec<u8>, s: &[u8]) {
-    if s.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
+/// A chunk's output lines: `bytes[..len]`. The bytes past `len` are initialised too (zeros or
+/// earlier lines of a recycled buffer), so each field is written in place at its offset
+/// instead of appended (no capacity check and copy per field); the buffer grows, zero-filled,
+/// only when a line might not fit.
+#[derive(Default)]
+struct Lines {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Lines {
+    /// The next `room` bytes after the text, growing the buffer if needed.
+    fn room(&mut self, room: usize) -> &mut [u8] {
+        let end = self.len + room;
+        if self.bytes.len() < end {
+            self.bytes.resize(end.max(2 * self.bytes.len()), 0);
         }
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(s);
+        &mut self.bytes[self.len..end]
     }
 }
 
-/// Appends one output line for `p` to `line`.
-fn write_line<'a>(
-    line: &mut Vec<u8>,
-    p: &ScoredPair,
-    name: &impl Fn(i64) -> &'a [u8],
-    has_tf: &[bool],
-) {
-    push_csv_field(line, name(p.id_l));
-    line.push(b',');
-    push_csv_field(line, name(p.id_r));
-    line.push(b',');
-    write_g17(line, p.match_weight);
-    line.push(b',');
-    write_g17(line, p.match_probability);
-    line.push(b',');
-    write_i64(line, p.id_l);
-    line.push(b',');
-    write_i64(line, p.id_r);
-    line.push(b',');
-    write_u64(line, u64::from(p.match_key));
-    let opt = |line: &mut Vec<u8>, v: Option<f64>| {
-        if let Some(v) = v {
-            write_g17(line, v);
-        }
-    };
-    for (e, tf) in p.explain.iter().zip(has_tf) {
-        if *tf {
-            line.push(b',');
-            opt(line, e.tf_l);
-            line.push(b',');
-            opt(line, e.tf_r);
-        }
-        line.push(b',');
-        write_g17(line, e.bayes_factor);
-        if *tf {
-            line.push(b',');
-            write_g17(line, e.tf_adjustment_bayes_factor);
+/// A record's source_person_id, for [`write_line`].
+#[derive(Clone, Copy)]
+enum Name<'a> {
+    /// The text, to be written as a CSV field.
+    Text(&'a [u8]),
+    /// Already a CSV field (see [`SpidTag::Inline`]).
+    Field(&'a [u8]),
+}
+
+impl<'a> Name<'a> {
+    /// A text (empty for NULL).
+    fn text(v: Option<&'a str>) -> Self {
+        Name::Text(v.map_or(b"", str::as_bytes))
+    }
+
+    /// The most bytes [`Self::put`] writes.
+    fn room(self) -> usize {
+        match self {
+            Name::Text(s) => 2 * s.len() + 2,
+            Name::Field(s) => s.len(),
         }
     }
-    line.push(b'\n');
+
+    /// Writes the CSV field at the start of `dst` (at least [`Self::room`] bytes) and returns
+    /// its length.
+    fn put(self, dst: &mut [u8]) -> usize {
+        match self {
+            Name::Text(s) => put_csv_field(dst, s),
+            Name::Field(s) => {
+                dst[..s.len()].copy_from_slice(s);
+                s.len()
+            }
+        }
+    }
+}
+
+/// Writes `s` as a CSV field at the start of `dst` (at least `2 * s.len() + 2` bytes) and
+/// returns its length.
+fn put_csv_field(dst: &mut [u8], s: &[u8]) -> usize {
+    if !s.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        dst[..s.len()].copy_from_slice(s);
+        return s.len();
+    }
+    let mut n = 0;
+    let mut put = |b: u8| {
+        dst[n] = b;
+        n += 1;
+    };
+    put(b'"');
+    for &b in s {
+        if b == b'"' {
+            put(b'"');
+        }
+        put(b);
+    }
+    put(b'"');
+    n
+}
+
+/// Appends one output line for `p` to `lines`.
+fn write_line<'a>(
+    lines: &mut Lines,
+    p: &ScoredPair,
+    name: &impl Fn(i64) -> Name<'a>,
+    has_tf: &[bool],
+) {
+    let (name_l, name_r) = (name(p.id_l), name(p.id_r));
+    // The longest the line can be: names, numbers at their longest, separators.
+    let room = name_l.room()
+        + name_r.room()
+        + 2 * G17_MAX
+        + 3 * (U64_MAX_LEN + 1)
+        + 7
+        + p.explain.len() * 4 * (G17_MAX + 1);
+    let line = lines.room(room);
+    let mut n = name_l.put(line);
+    line[n] = b',';
+    n += 1;
+    n += name_r.put(&mut line[n..]);
+    line[n] = b',';
+    n += 1;
+    n += put_g17(&mut line[n..], p.match_weight);
+    line[n] = b',';
+    n += 1;
+    n += put_g17(&mut line[n..], p.match_probability);
+    line[n] = b',';
+    n += 1;
+    n += put_i64(&mut line[n..], p.id_l);
+    line[n] = b',';
+    n += 1;
+    n += put_i64(&mut line[n..], p.id_r);
+    line[n] = b',';
+    n += 1;
+    n += put_u64(&mut line[n..], u64::from(p.match_key));
+    for (e, tf) in p.explain.iter().zip(has_tf) {
+        if *tf {
+            for v in [e.tf_l, e.tf_r] {
+                line[n] = b',';
+                n += 1;
+                if let Some(v) = v {
+                    n += put_g17(&mut line[n..], v);
+                }
+            }
+        }
+        line[n] = b',';
+        n += 1;
+        n += put_g17(&mut line[n..], e.bayes_factor);
+        if *tf {
+            line[n] = b',';
+            n += 1;
+            n += put_g17(&mut line[n..], e.tf_adjustment_bayes_factor);
+        }
+    }
+    line[n] = b'\n';
+    lines.len += n + 1;
 }
 
 #[cfg(test)]

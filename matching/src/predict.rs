@@ -16,7 +16,7 @@ use crate::blocking::{RuleIndex, rule_holds};
 use crate::error::{EvalError, Result};
 use crate::model::{Model, TfAdjust};
 use crate::records::{NULL, RecordSet};
-use crate::sql::PairCtx;
+use crate::sql::{Node, PairCtx};
 
 /// How `match_key` is numbered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -127,27 +127,34 @@ struct TfTables {
 
 impl TfTables {
     fn build(model: &Model, rs: &RecordSet) -> Self {
-        let mut by_column: Vec<Option<Vec<f64>>> = vec![None; rs.columns.len()];
-        let cols = model.comparisons.iter().filter_map(|c| c.tf_column);
-        for col in cols {
-            if by_column[col].is_some() {
-                continue;
-            }
-            let column = &rs.columns[col];
-            let mut counts = vec![0u64; column.dict.len()];
-            let mut total = 0u64;
-            for &c in &column.codes {
-                if c != NULL {
-                    counts[c as usize] += 1;
-                    total += 1;
+        let mut cols: Vec<usize> = model
+            .comparisons
+            .iter()
+            .filter_map(|c| c.tf_column)
+            .collect();
+        cols.sort_unstable();
+        cols.dedup();
+        // One task per column (each a pass over the column's codes).
+        let tables: Vec<(usize, Vec<f64>)> = cols
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|col| {
+                let column = &rs.columns[col];
+                let mut counts = vec![0u64; column.dict.len()];
+                let mut total = 0u64;
+                for &c in &column.codes {
+                    if c != NULL {
+                        counts[c as usize] += 1;
+                        total += 1;
+                    }
                 }
-            }
-            by_column[col] = Some(
-                counts
-                    .into_iter()
-                    .map(|k| k as f64 / total as f64)
-                    .collect(),
-            );
+                let freqs = counts.into_iter().map(|k| k as f64 / total as f64);
+                (col, freqs.collect())
+            })
+            .collect();
+        let mut by_column: Vec<Option<Vec<f64>>> = vec![None; rs.columns.len()];
+        for (col, table) in tables {
+            by_column[col] = Some(table);
         }
         Self { by_column }
     }
@@ -202,12 +209,14 @@ struct TouchPlan {
     /// Columns the level conditions read (their values, when the two codes differ, are
     /// compared as text).
     text: Vec<usize>,
-    /// Columns with term frequencies.
-    tf: Vec<usize>,
+    /// Columns with term frequencies, and whether those of two different values are read (if
+    /// not, only equal values' are: a frequency adjusts an exact match level, which only
+    /// holds for equal codes).
+    tf: Vec<(usize, bool)>,
 }
 
 impl TouchPlan {
-    fn new(model: &Model) -> Self {
+    fn new(model: &Model, explain: bool) -> Self {
         let mut text = Vec::new();
         let mut tf = Vec::new();
         for comp in &model.comparisons {
@@ -216,14 +225,21 @@ impl TouchPlan {
                     c.visit_columns(&mut |_, col| text.push(col));
                 }
                 if let Some(a) = &level.tf {
-                    tf.push(a.column);
+                    let exact = level.condition.as_ref().and_then(Node::exact_match_column);
+                    tf.push((a.column, exact != Some(a.column)));
                 }
             }
+            // Explanations report both frequencies of the comparison's column.
+            if let (true, Some(col)) = (explain, comp.tf_column) {
+                tf.push((col, true));
+            }
         }
-        for v in [&mut text, &mut tf] {
-            v.sort_unstable();
-            v.dedup();
-        }
+        text.sort_unstable();
+        text.dedup();
+        // Per column, `true` (both values) wins: first among its entries once reversed.
+        tf.sort_unstable();
+        tf.reverse();
+        tf.dedup_by_key(|&mut (col, _)| col);
         Self { text, tf }
     }
 
@@ -237,12 +253,12 @@ impl TouchPlan {
                 acc ^= u64::from(rs.touch_value(c, x) ^ rs.touch_value(c, y));
             }
         }
-        for &c in &self.tf {
+        for &(c, unequal) in &self.tf {
             let (x, y) = (rs.code(l, c), rs.code(r, c));
-            if x != NULL {
+            if x != NULL && (x == y || unequal) {
                 acc ^= tf.touch(c, x);
             }
-            if y != NULL && y != x {
+            if y != NULL && y != x && unequal {
                 acc ^= tf.touch(c, y);
             }
         }
@@ -309,7 +325,6 @@ impl Model {
             None => vec![true; records.len()],
             Some(ids) => records.ids().iter().map(|id| ids.contains(id)).collect(),
         };
-        let new_positions: Vec<usize> = (0..records.len()).filter(|&i| is_new[i]).collect();
         // Each rule's index is built on its own task (their serial parts overlap).
         let indexes: Vec<RuleIndex> = self
             .blocking
@@ -321,7 +336,7 @@ impl Model {
 
         let t2 = Instant::now();
         let chunk = opts.chunk_pairs.max(1);
-        let touch = &TouchPlan::new(self);
+        let touch = &TouchPlan::new(self, opts.explain);
         let (indexes, tf, is_new) = (&indexes, &tf, &is_new);
         let map = &map;
         // Pipeline: while the pool scores window k, this thread passes window k - 1's pairs to
@@ -360,7 +375,8 @@ impl Model {
                     if anchor_is_right && !restricted {
                         continue;
                     }
-                    for &anchor in &new_positions {
+                    // New records' positions (not collected: every position, usually).
+                    for anchor in (0..records.len()).filter(|&i| is_new[i]) {
                         let all = if anchor_is_right {
                             idx.partners_before(anchor)
                         } else {

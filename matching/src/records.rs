@@ -67,6 +67,18 @@ impl Dict {
         self.long(c)
     }
 
+    /// The bytes of value `c` (its UTF-8 text, read without validating it again).
+    #[inline]
+    pub(crate) fn bytes(&self, c: u32) -> &[u8] {
+        let c = c as usize;
+        let slot = &self.short[c];
+        let len = usize::from(slot[SHORT_MAX]);
+        if len <= SHORT_MAX {
+            return &slot[..len];
+        }
+        self.long(c).as_bytes()
+    }
+
     /// Value of code `c`, from the text.
     #[inline(never)]
     fn long(&self, c: usize) -> &str {
@@ -231,6 +243,15 @@ impl RecordSet {
         match self.code(i, col) {
             NULL => None,
             c => Some(self.columns[col].dict.get(c)),
+        }
+    }
+
+    /// The bytes of column `col` of record at position `i` (None = NULL), see [`Dict::bytes`].
+    #[inline]
+    pub(crate) fn bytes(&self, i: usize, col: usize) -> Option<&[u8]> {
+        match self.code(i, col) {
+            NULL => None,
+            c => Some(self.columns[col].dict.bytes(c)),
         }
     }
 

@@ -184,10 +184,28 @@ impl FunctionDef {
     }
 }
 
+/// A built-in string metric over the two texts' UTF-8 bytes: what the condition compiler calls
+/// directly on two columns' dictionary bytes (no argument values, no dynamic call, no UTF-8
+/// validation per value).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TextMetric {
+    /// The function's SQL value.
+    pub(crate) value: fn(&[u8], &[u8]) -> Value<'static>,
+    /// For edit distances: whether the distance is at most 1, decided without computing it.
+    pub(crate) within_one: Option<BytesTest>,
+}
+
+/// A test of two texts' UTF-8 bytes.
+pub(crate) type BytesTest = fn(&[u8], &[u8]) -> bool;
+
 /// Functions by lower-case name (aliases included).
 #[derive(Debug, Clone, Default)]
 pub struct FunctionRegistry {
     by_name: BTreeMap<String, Arc<FunctionDef>>,
+    /// The built-ins that are also a [`TextMetric`] (with two arguments), by canonical name;
+    /// only [`Self::with_builtins`] adds them, and a name cannot be registered twice, so a
+    /// function of this registry with such a name is that built-in.
+    text_metrics: BTreeMap<&'static str, TextMetric>,
 }
 
 impl FunctionRegistry {
@@ -206,6 +224,7 @@ impl FunctionRegistry {
         {
             r.register(def).expect("built-in function names are unique");
         }
+        r.text_metrics = strings::text_metrics().into_iter().collect();
         r
     }
 
@@ -245,6 +264,11 @@ impl FunctionRegistry {
     /// Looks a function up by name or alias, case-insensitively.
     pub fn get(&self, name: &str) -> Option<&Arc<FunctionDef>> {
         self.by_name.get(&name.to_ascii_lowercase())
+    }
+
+    /// The [`TextMetric`] equal to `def` called with two arguments, if `def` is such a built-in.
+    pub(crate) fn text_metric(&self, def: &FunctionDef) -> Option<TextMetric> {
+        self.text_metrics.get(def.name.as_str()).copied()
     }
 
     /// Every registered function once (not once per alias), sorted by name.

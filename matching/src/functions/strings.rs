@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use super::{ArgType, Arity, FunctionDef, FunctionImpl, int_arg, text_arg};
+use super::{ArgType, Arity, FunctionDef, FunctionImpl, TextMetric, int_arg, text_arg};
 use crate::error::FunctionError;
 use crate::value::Value;
 
@@ -28,8 +28,8 @@ impl<'b> IntoIterator for &'b Bytes<'_> {
 
 /// Levenshtein distance over bytes (DuckDB's), without allocating for strings of up to 64
 /// bytes (after removing their common prefix and suffix, which never changes the distance).
-pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
-    let (a, b) = trim_common(a.as_bytes(), b.as_bytes());
+pub(crate) fn levenshtein(a: &[u8], b: &[u8]) -> usize {
+    let (a, b) = trim_common(a, b);
     // The shorter string is the bit-parallel pattern.
     let (p, t) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     if p.is_empty() {
@@ -85,8 +85,7 @@ fn levenshtein_bitparallel(p: &[u8], t: &[u8]) -> usize {
 
 /// True (unrestricted) Damerau-Levenshtein distance over bytes (DuckDB's), in linear space
 /// (Zhao and Sahni), without allocating when `b` has at most 62 bytes.
-pub(crate) fn damerau_levenshtein(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+pub(crate) fn damerau_levenshtein(a: &[u8], b: &[u8]) -> usize {
     if a.is_empty() {
         return b.len();
     }
@@ -157,18 +156,17 @@ fn damerau_rows<'r>(
     r[b.len() + 1] as usize
 }
 
-pub(crate) fn jaro(a: &str, b: &str) -> f64 {
+pub(crate) fn jaro(a: &[u8], b: &[u8]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 0.0; // DuckDB: jaro('', '') = 0, strsim says 1
     }
-    jaro_bytes(a.as_bytes(), b.as_bytes())
+    jaro_bytes(a, b)
 }
 
-pub(crate) fn jaro_winkler(a: &str, b: &str) -> f64 {
+pub(crate) fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 0.0;
     }
-    let (a, b) = (a.as_bytes(), b.as_bytes());
     let sim = jaro_bytes(a, b);
     // strsim's generic_jaro_winkler, with the same floating-point operations.
     if sim > 0.7 {
@@ -340,22 +338,76 @@ fn num(v: usize) -> Value<'static> {
     Value::Int(v as i64)
 }
 
+fn bytes_arg<'v>(args: &'v [Value<'_>], i: usize, fname: &str) -> Result<&'v [u8], FunctionError> {
+    text_arg(args, i, fname).map(str::as_bytes)
+}
+
+const LEVENSHTEIN: fn(&[u8], &[u8]) -> Value<'static> = |a, b| num(levenshtein(a, b));
+const DAMERAU_LEVENSHTEIN: fn(&[u8], &[u8]) -> Value<'static> =
+    |a, b| num(damerau_levenshtein(a, b));
+
+/// Whether the edit distance of `a` and `b` is at most 1 (with `transpose`, the
+/// Damerau-Levenshtein distance, where swapping two adjacent bytes is one edit), from what
+/// differs once their common prefix and suffix are removed: nothing (distance 0), one byte
+/// against one or none (a substitution, insertion or deletion), or, with `transpose`, two
+/// swapped bytes. One edit leaves nothing else: anything else takes at least two.
+fn within_one(a: &[u8], b: &[u8], transpose: bool) -> bool {
+    match trim_common(a, b) {
+        (x, y) if x.len() <= 1 && y.len() <= 1 => true,
+        ([x0, x1], [y0, y1]) => transpose && x0 == y1 && x1 == y0,
+        _ => false,
+    }
+}
+
+/// The built-ins that are a [`TextMetric`] when called with two arguments (see
+/// [`FunctionRegistry::text_metric`](super::FunctionRegistry::text_metric)), by name.
+pub(super) fn text_metrics() -> [(&'static str, TextMetric); 4] {
+    [
+        (
+            "levenshtein",
+            TextMetric {
+                value: LEVENSHTEIN,
+                within_one: Some(|a, b| within_one(a, b, false)),
+            },
+        ),
+        (
+            "damerau_levenshtein",
+            TextMetric {
+                value: DAMERAU_LEVENSHTEIN,
+                within_one: Some(|a, b| within_one(a, b, true)),
+            },
+        ),
+        (
+            "jaro_similarity",
+            TextMetric {
+                value: |a, b| Value::Float(jaro(a, b)),
+                within_one: None,
+            },
+        ),
+        (
+            "jaro_winkler_similarity",
+            TextMetric {
+                value: |a, b| Value::Float(jaro_winkler(a, b)),
+                within_one: None,
+            },
+        ),
+    ]
+}
+
 pub(super) fn builtins() -> Vec<FunctionDef> {
     use ArgType::{Number, Text};
     let two = [Text, Text];
     vec![
         FunctionDef::new("levenshtein", Arity::Exact(2), &two, Number, |a| {
-            Ok(num(levenshtein(
-                text_arg(a, 0, "levenshtein")?,
-                text_arg(a, 1, "levenshtein")?,
-            )))
+            let f = "levenshtein";
+            Ok(LEVENSHTEIN(bytes_arg(a, 0, f)?, bytes_arg(a, 1, f)?))
         }),
         FunctionDef::new("damerau_levenshtein", Arity::Exact(2), &two, Number, |a| {
             let f = "damerau_levenshtein";
-            Ok(num(damerau_levenshtein(
-                text_arg(a, 0, f)?,
-                text_arg(a, 1, f)?,
-            )))
+            Ok(DAMERAU_LEVENSHTEIN(
+                bytes_arg(a, 0, f)?,
+                bytes_arg(a, 1, f)?,
+            ))
         }),
         FunctionDef::new(
             "jaro_similarity",
@@ -365,7 +417,7 @@ pub(super) fn builtins() -> Vec<FunctionDef> {
             |a| {
                 let f = "jaro_similarity";
                 Ok(Value::Float(with_cutoff(
-                    jaro(text_arg(a, 0, f)?, text_arg(a, 1, f)?),
+                    jaro(bytes_arg(a, 0, f)?, bytes_arg(a, 1, f)?),
                     a,
                 )?))
             },
@@ -379,7 +431,7 @@ pub(super) fn builtins() -> Vec<FunctionDef> {
             |a| {
                 let f = "jaro_winkler_similarity";
                 Ok(Value::Float(with_cutoff(
-                    jaro_winkler(text_arg(a, 0, f)?, text_arg(a, 1, f)?),
+                    jaro_winkler(bytes_arg(a, 0, f)?, bytes_arg(a, 1, f)?),
                     a,
                 )?))
             },
@@ -667,27 +719,64 @@ mod tests {
             }
             let (x, y) = (Bytes(a.as_bytes()), Bytes(b.as_bytes()));
             assert_eq!(
-                levenshtein(&a, &b),
+                within_one(a.as_bytes(), b.as_bytes(), false),
+                levenshtein(a.as_bytes(), b.as_bytes()) <= 1,
+                "levenshtein({a:?}, {b:?}) <= 1"
+            );
+            assert_eq!(
+                within_one(a.as_bytes(), b.as_bytes(), true),
+                damerau_levenshtein(a.as_bytes(), b.as_bytes()) <= 1,
+                "damerau_levenshtein({a:?}, {b:?}) <= 1"
+            );
+            assert_eq!(
+                levenshtein(a.as_bytes(), b.as_bytes()),
                 strsim::generic_levenshtein(&x, &y),
                 "levenshtein({a:?}, {b:?})"
             );
             assert_eq!(
-                damerau_levenshtein(&a, &b),
+                damerau_levenshtein(a.as_bytes(), b.as_bytes()),
                 strsim::generic_damerau_levenshtein(a.as_bytes(), b.as_bytes()),
                 "damerau_levenshtein({a:?}, {b:?})"
             );
             if !(a.is_empty() && b.is_empty()) {
                 assert_eq!(
-                    jaro(&a, &b).to_bits(),
+                    jaro(a.as_bytes(), b.as_bytes()).to_bits(),
                     strsim::generic_jaro(&x, &y).to_bits(),
                     "jaro({a:?}, {b:?})"
                 );
                 assert_eq!(
-                    jaro_winkler(&a, &b).to_bits(),
+                    jaro_winkler(a.as_bytes(), b.as_bytes()).to_bits(),
                     strsim::generic_jaro_winkler(&x, &y).to_bits(),
                     "jaro_winkler({a:?}, {b:?})"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn within_one_decides_distance_at_most_one() {
+        for (a, b, lev, dl) in [
+            ("", "", true, true),
+            ("a", "", true, true),
+            ("ab", "", false, false),
+            ("abc", "abxc", true, true),
+            ("abc", "axyc", false, false),
+            ("abc", "xbc", true, true),
+            ("ab", "ba", false, true),
+            ("martha", "marhta", false, true),
+            ("abcd", "badc", false, false),
+            ("abc", "cab", false, false),
+            ("aab", "aba", false, true),
+        ] {
+            let (x, y) = (a.as_bytes(), b.as_bytes());
+            assert_eq!(within_one(x, y, false), lev, "levenshtein({a:?}, {b:?})");
+            assert_eq!(
+                within_one(x, y, true),
+                dl,
+                "damerau_levenshtein({a:?}, {b:?})"
+            );
+            assert_eq!(lev, levenshtein(x, y) <= 1);
+            assert_eq!(dl, damerau_levenshtein(x, y) <= 1);
         }
     }
 

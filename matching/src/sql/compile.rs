@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::eval::NoRow;
 use super::lexer::SyntaxError;
 use super::parser::{BinOp, CmpOp, Expr, Side, parse};
-use crate::functions::{FunctionDef, FunctionImpl, FunctionRegistry};
+use crate::functions::{BytesTest, FunctionDef, FunctionImpl, FunctionRegistry};
 use crate::schema::Schema;
 use crate::value::{ArithOp, CastType, Value};
 
@@ -34,6 +34,20 @@ pub(crate) enum Node {
         op: CmpOp,
         l: Box<Node>,
         r: Box<Node>,
+    },
+    /// `f(a, b) op rhs` where `f` is a built-in `TextMetric`, `a` and `b` plain column
+    /// references and `rhs` a number (every fuzzy comparison level): the metric is called on
+    /// the columns' bytes, its value compared like [`Node::Cmp`] would.
+    Metric {
+        def: Arc<FunctionDef>,
+        metric: fn(&[u8], &[u8]) -> Value<'static>,
+        /// When the condition is `distance <= 1` (or `< 2`): the metric's own test of that,
+        /// used instead (for non-NULL values).
+        within_one: Option<BytesTest>,
+        a: (Side, usize),
+        b: (Side, usize),
+        op: CmpOp,
+        rhs: Value<'static>,
     },
     Arith {
         op: ArithOp,
@@ -79,6 +93,9 @@ impl std::fmt::Debug for Node {
             Node::Const(v) => write!(f, "Const({v:?})"),
             Node::Col { side, col } => write!(f, "Col({side:?},{col})"),
             Node::EqCols { a, b } => write!(f, "EqCols({a:?},{b:?})"),
+            Node::Metric {
+                def, a, b, op, rhs, ..
+            } => write!(f, "{}({a:?},{b:?}) {op:?} {rhs:?}", def.name),
             Node::Call { def, args, .. } => write!(f, "{}({args:?})", def.name),
             _ => write!(f, "Node(..)"),
         }
@@ -192,20 +209,40 @@ impl Compiler<'_> {
                     },
                     BinOp::Concat => Node::Concat(l, r),
                     BinOp::Arith(op) => Node::Arith { op: *op, l, r },
-                    BinOp::Cmp(CmpOp::Eq) => match (&*l, &*r) {
-                        (Node::Col { side: s1, col: c1 }, Node::Col { side: s2, col: c2 }) => {
+                    BinOp::Cmp(op) => match (&*l, &*r) {
+                        (Node::Col { side: s1, col: c1 }, Node::Col { side: s2, col: c2 })
+                            if *op == CmpOp::Eq =>
+                        {
                             Node::EqCols {
                                 a: (*s1, *c1),
                                 b: (*s2, *c2),
                             }
                         }
-                        _ => Node::Cmp {
-                            op: CmpOp::Eq,
-                            l,
-                            r,
-                        },
+                        (
+                            Node::Call { def, args, .. },
+                            Node::Const(rhs @ (Value::Int(_) | Value::Float(_))),
+                        ) if let Some(metric) = self.registry.text_metric(def)
+                            && let [
+                                Node::Col { side: s1, col: c1 },
+                                Node::Col { side: s2, col: c2 },
+                            ] = args.as_slice() =>
+                        {
+                            let one = matches!(
+                                (op, rhs),
+                                (CmpOp::Le, Value::Int(1)) | (CmpOp::Lt, Value::Int(2))
+                            );
+                            Node::Metric {
+                                def: def.clone(),
+                                metric: metric.value,
+                                within_one: metric.within_one.filter(|_| one),
+                                a: (*s1, *c1),
+                                b: (*s2, *c2),
+                                op: *op,
+                                rhs: rhs.clone(),
+                            }
+                        }
+                        _ => Node::Cmp { op: *op, l, r },
                     },
-                    BinOp::Cmp(op) => Node::Cmp { op: *op, l, r },
                 }
             }
             Expr::IsNull { expr, negated } => Node::IsNull {
@@ -308,7 +345,11 @@ impl Compiler<'_> {
     /// Evaluates nodes whose inputs are all constants (deterministic functions only).
     fn fold(&mut self, node: Node) -> Node {
         let foldable = match &node {
-            Node::Const(_) | Node::Col { .. } | Node::EqCols { .. } | Node::AnyNull(_) => false,
+            Node::Const(_)
+            | Node::Col { .. }
+            | Node::EqCols { .. }
+            | Node::AnyNull(_)
+            | Node::Metric { .. } => false,
             Node::Call { def, args, .. } => def.deterministic && args.iter().all(is_const),
             Node::Not(a) | Node::Neg(a) => is_const(a),
             Node::And(a, b) | Node::Or(a, b) | Node::Concat(a, b) => is_const(a) && is_const(b),
@@ -359,7 +400,7 @@ impl Node {
         match self {
             Node::Const(_) => {}
             Node::Col { side, col } => f(*side, *col),
-            Node::EqCols { a, b } => {
+            Node::EqCols { a, b } | Node::Metric { a, b, .. } => {
                 f(a.0, a.1);
                 f(b.0, b.1);
             }

@@ -19,6 +19,10 @@ pub(crate) trait Ctx<'a> {
     fn text(&self, side: Side, col: usize) -> Option<&'a str>;
     /// The dictionary code of a column of one side ([`NULL`] for NULL).
     fn code(&self, side: Side, col: usize) -> u32;
+    /// The UTF-8 bytes of a column of one side (None = NULL).
+    fn bytes(&self, side: Side, col: usize) -> Option<&'a [u8]> {
+        self.text(side, col).map(str::as_bytes)
+    }
 }
 
 /// A pair of records of one [`RecordSet`] by position.
@@ -40,6 +44,12 @@ impl<'a> Ctx<'a> for PairCtx<'a> {
     fn code(&self, side: Side, col: usize) -> u32 {
         let i = if side == Side::L { self.l } else { self.r };
         self.rs.code(i, col)
+    }
+
+    #[inline]
+    fn bytes(&self, side: Side, col: usize) -> Option<&'a [u8]> {
+        let i = if side == Side::L { self.l } else { self.r };
+        self.rs.bytes(i, col)
     }
 }
 
@@ -85,10 +95,16 @@ fn cmp_holds(op: CmpOp, ord: Ordering) -> bool {
 }
 
 impl Node {
-    /// Whether the expression is TRUE (NULL and FALSE are not).
+    /// Whether the expression is TRUE (NULL and FALSE are not). The two tests of most levels
+    /// (null levels, exact matches: a few code reads) are done inline, without a call to the
+    /// recursive [`Node::truth`].
     #[inline]
     pub(crate) fn is_true<'a>(&'a self, ctx: &impl Ctx<'a>) -> Result<bool, Fail> {
-        Ok(self.truth(ctx)? == Some(true))
+        Ok(match self {
+            Node::AnyNull(cols) => any_null(ctx, cols),
+            Node::EqCols { a, b } => eq_cols(ctx, *a, *b) == Some(true),
+            other => other.truth(ctx)? == Some(true),
+        })
     }
 
     /// Three-valued truth of the expression.
@@ -121,8 +137,25 @@ impl Node {
             Node::Not(a) => Ok(a.truth(ctx)?.map(|b| !b)),
             Node::IsNull { e, negated } => Ok(Some(e.is_null_value(ctx)? != *negated)),
             Node::EqCols { a, b } => Ok(eq_cols(ctx, *a, *b)),
-            Node::AnyNull(cols) => Ok(Some(cols.iter().any(|&(s, c)| ctx.code(s, c) == NULL))),
+            Node::AnyNull(cols) => Ok(Some(any_null(ctx, cols))),
             Node::Cmp { op, l, r } => cmp_truth(ctx, *op, l, r),
+            Node::Metric {
+                metric,
+                within_one,
+                a,
+                b,
+                op,
+                rhs,
+                ..
+            } => {
+                let (Some(x), Some(y)) = (ctx.bytes(a.0, a.1), ctx.bytes(b.0, b.1)) else {
+                    return Ok(None); // NULL-propagating
+                };
+                if let Some(within_one) = within_one {
+                    return Ok(Some(within_one(x, y)));
+                }
+                Ok(sql_cmp(&metric(x, y), rhs)?.map(|o| cmp_holds(*op, o)))
+            }
             other => truth(&other.eval(ctx)?),
         }
     }
@@ -148,7 +181,8 @@ impl Node {
             | Node::IsNull { .. }
             | Node::EqCols { .. }
             | Node::AnyNull(_)
-            | Node::Cmp { .. } => bool_or_null(self.truth(ctx)?),
+            | Node::Cmp { .. }
+            | Node::Metric { .. } => bool_or_null(self.truth(ctx)?),
             Node::Neg(a) => match a.eval(ctx)? {
                 Value::Null => Value::Null,
                 Value::Int(i) => Value::Int(i.checked_neg().ok_or(EvalError::Overflow("-"))?),
@@ -269,6 +303,11 @@ fn cmp_truth<'a>(
 }
 
 #[inline]
+fn any_null<'a>(ctx: &impl Ctx<'a>, cols: &[(Side, usize)]) -> bool {
+    cols.iter().any(|&(s, c)| ctx.code(s, c) == NULL)
+}
+
+#[inline]
 fn eq_cols<'a>(ctx: &impl Ctx<'a>, a: (Side, usize), b: (Side, usize)) -> Option<bool> {
     if a.1 == b.1 {
         let (x, y) = (ctx.code(a.0, a.1), ctx.code(b.0, b.1));
@@ -372,6 +411,45 @@ mod tests {
             Value::Bool(true)
         );
         assert_eq!(ev("-(2) * 3"), Value::Int(-6));
+    }
+
+    #[test]
+    fn metric_levels_evaluate_like_calls() {
+        let schema = Schema::new(&["a", "b"]);
+        let reg = FunctionRegistry::with_builtins();
+        let node = compile_condition("jaro_winkler_similarity(a_l, b_r) >= 0.9", &schema, &reg);
+        assert!(matches!(node, Ok(Node::Metric { .. })), "{node:?}");
+        let words = [
+            Some("martha"),
+            Some("marhta"),
+            Some("mrtha"),
+            Some("über"),
+            Some("u"),
+            None,
+        ];
+        for f in [
+            "levenshtein",
+            "damerau_levenshtein",
+            "jaro_similarity",
+            "jaro_winkler_sim",
+        ] {
+            for cond in ["<= 1", "< 2", "> 2", "= 0", ">= 0.9", "< 0.8"] {
+                // `|| ''` keeps the generic call (its argument is not a plain column).
+                let (metric, call) = (
+                    format!("{f}(a_l, a_r) {cond}"),
+                    format!("{f}(a_l || '', a_r) {cond}"),
+                );
+                for l in words {
+                    for r in words {
+                        assert_eq!(
+                            eval_on(&metric, [l, None], [r, None]).unwrap(),
+                            eval_on(&call, [l, None], [r, None]).unwrap(),
+                            "{metric} on {l:?}, {r:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
