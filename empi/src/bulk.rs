@@ -80,7 +80,7 @@ pub(crate) enum Indexes {
 }
 
 /// What a bulk write does to one of the tables it suspends: whether it inserts rows, and which columns
-/// its updates set. It decides which foreign keys [`suspend_for`] keeps.
+/// its updates set. It decides which indexes and foreign keys [`suspend_for`] keeps.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Writes<'a> {
     /// The table.
@@ -108,29 +108,28 @@ pub(crate) async fn suspend(
             updates: &[],
         })
         .collect();
-    suspend_for(tx, tables, indexes, &writes).await
+    suspend_for(tx, indexes, &writes).await
 }
 
-/// As [`suspend`], for a write that does only what `writes` says (a table missing from it is not
-/// written). An index is dropped only when the write would change it row by row: when its table gets
-/// inserts, or updates that set one of its columns (key, expression or predicate). Any other index of
-/// an updated table stays: an update that sets none of its columns is made in place (HOT) when the
-/// page has room, which the fillfactor of the tables that bulk regroupings update leaves (measured at
-/// the first import of a million records, where 462k records and 462k persons change: 99.7% of both
-/// updates were HOT, and keeping the five b-trees of `person_records` and three of `persons` that
-/// the updates leave alone saved their 6 s of builds). A foreign key among `tables` is dropped only
-/// when the write would check it row by row:
-/// when its table gets inserts, or updates that set one of its columns. Any other foreign key stays:
-/// none of its checks fires (PostgreSQL checks the referencing side on insert and on an update that
-/// changes the key, and the referenced side only when a referenced key changes or its row is
-/// deleted), while dropping it would cost a check of every row when it is added back. Keeping a
+/// As [`suspend`], for a write that does only what `writes` says, to the tables it names. An index is
+/// dropped only when the write would change it row by row: when its table gets inserts, or updates
+/// that set one of its columns (key, expression or predicate). Any other index of an updated table
+/// stays: an update that sets none of its columns is made in place (HOT) when the page has room, which
+/// the fillfactor of the tables that bulk regroupings update leaves (measured at the first import of a
+/// million records, where 462k records and 462k persons change: 99.7% of both updates were HOT, and
+/// keeping the five b-trees of `person_records` and three of `persons` that the updates leave alone
+/// saved their 6 s of builds). A foreign key among the tables is dropped only when the write would
+/// check it row by row: when its table gets inserts, or updates that set one of its columns. Any other
+/// foreign key stays: none of its checks fires (PostgreSQL checks the referencing side on insert and on
+/// an update that changes the key, and the referenced side only when a referenced key changes or its
+/// row is deleted), while dropping it would cost a check of every row when it is added back. Keeping a
 /// constraint is always correct; `writes` only has to be complete for the step to be fast.
 pub(crate) async fn suspend_for(
     tx: &mut PgConnection,
-    tables: &[&str],
     indexes: Indexes,
     writes: &[Writes<'_>],
 ) -> Result<Suspended> {
+    let tables: Vec<&str> = writes.iter().map(|w| w.table).collect();
     let inserted: Vec<&str> = writes
         .iter()
         .filter(|w| w.inserts)
@@ -142,7 +141,7 @@ pub(crate) async fn suspend_for(
         .unzip();
     let indexes: Vec<(String, String)> =
         sqlx::query_as(include_str!("queries/bulk/secondary_indexes.sql"))
-            .bind(tables)
+            .bind(&tables)
             .bind(indexes == Indexes::All)
             .bind(&inserted)
             .bind(&updated_tables)
@@ -151,7 +150,7 @@ pub(crate) async fn suspend_for(
             .await?;
     let foreign_keys: Vec<(String, String)> =
         sqlx::query_as(include_str!("queries/bulk/foreign_keys.sql"))
-            .bind(tables)
+            .bind(&tables)
             .bind(&inserted)
             .bind(&updated_tables)
             .bind(&updated_columns)

@@ -28,22 +28,11 @@ use crate::error::{Error, Result};
 use crate::ids::JobId;
 use crate::locks;
 
-/// The tables a regrouping writes (the job and the event are there for their foreign keys: one per
-/// result and action, checked in one pass instead of row by row). Locked in the order of the load's
-/// tables (see `import.rs`): records and persons first, the job last.
-const REGROUP_TABLES: [&str; 8] = [
-    "person_records",
-    "persons",
-    "match_groups",
-    "prediction_results",
-    "match_events",
-    "person_actions",
-    "match_group_actions",
-    "jobs",
-];
-
-/// What a regrouping writes in [`REGROUP_TABLES`] (see [`bulk::suspend_for`]): the foreign keys of the
-/// tables it only updates, on columns it does not set (`persons.job_id`, `person_records.job_id`), stay.
+/// The tables a regrouping writes and what it writes to each (see [`bulk::suspend_for`]); the job and
+/// the event are there for their foreign keys: one per result and action, checked in one pass instead
+/// of row by row. The foreign keys of the tables it only updates, on columns it does not set
+/// (`persons.job_id`, `person_records.job_id`), stay. Locked in this order, that of the load's tables
+/// (see `import.rs`): records and persons first, the job last.
 const REGROUP_WRITES: [bulk::Writes<'static>; 8] = [
     bulk::Writes {
         table: "person_records",
@@ -123,7 +112,7 @@ pub async fn lock_for_bulk_regrouping(tx: &mut PgConnection, job: JobId) -> Resu
             .await?;
     let bulk = bulk::worth_it(tx, "prediction_results", staged).await?;
     if bulk {
-        bulk::lock(tx, &REGROUP_TABLES).await?;
+        bulk::lock(tx, &REGROUP_WRITES.map(|w| w.table)).await?;
     }
     Ok(bulk)
 }
@@ -322,7 +311,7 @@ pub async fn apply_regrouping(
     bulk: bool,
 ) -> Result<RegroupOutcome> {
     let suspended = if bulk {
-        Some(bulk::suspend_for(tx, &REGROUP_TABLES, bulk::Indexes::KeepGin, &REGROUP_WRITES).await?)
+        Some(bulk::suspend_for(tx, bulk::Indexes::KeepGin, &REGROUP_WRITES).await?)
     } else {
         None
     };

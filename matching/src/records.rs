@@ -56,27 +56,26 @@ impl Dict {
     /// Value of code `c`.
     #[inline]
     pub(crate) fn get(&self, c: u32) -> &str {
-        let c = c as usize;
-        let slot = &self.short[c];
-        let len = usize::from(slot[SHORT_MAX]);
-        if len <= SHORT_MAX
-            && let Ok(s) = std::str::from_utf8(&slot[..len])
-        {
-            return s;
+        // An inline value is a whole value's UTF-8, so the check never fails.
+        match self.inline_bytes(c).map(std::str::from_utf8) {
+            Some(Ok(s)) => s,
+            _ => self.long(c as usize),
         }
-        self.long(c)
     }
 
     /// The bytes of value `c` (its UTF-8 text, read without validating it again).
     #[inline]
     pub(crate) fn bytes(&self, c: u32) -> &[u8] {
-        let c = c as usize;
-        let slot = &self.short[c];
+        self.inline_bytes(c)
+            .unwrap_or_else(|| self.long(c as usize).as_bytes())
+    }
+
+    /// The bytes of value `c` if it is kept inline.
+    #[inline]
+    fn inline_bytes(&self, c: u32) -> Option<&[u8]> {
+        let slot = &self.short[c as usize];
         let len = usize::from(slot[SHORT_MAX]);
-        if len <= SHORT_MAX {
-            return &slot[..len];
-        }
-        self.long(c).as_bytes()
+        (len <= SHORT_MAX).then(|| &slot[..len])
     }
 
     /// Value of code `c`, from the text.
