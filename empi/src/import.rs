@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use crate::bulk;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::JobId;
 use crate::locks;
 
@@ -44,9 +44,17 @@ pub struct LoadOutcome {
 /// `add-record` action per record, and stores the counts on the job. Run it in a transaction: it is
 /// all or nothing, and a second call for the same job (a retried step) changes nothing.
 ///
+/// `staged` is the number of rows the stage step staged. Staging is unlogged, so a crash of the
+/// database server empties it: when the job is not loaded yet and its staged rows are not all there,
+/// nothing is written and [`Error::StagingLost`] says so (stage the job again, then load).
+///
 /// Loads are serialised by [`locks::LOAD_RECORDS`] so that two jobs never both insert a record with the
 /// same hash.
-pub async fn load_staged_records(tx: &mut PgConnection, job: JobId) -> Result<LoadOutcome> {
+pub async fn load_staged_records(
+    tx: &mut PgConnection,
+    job: JobId,
+    staged: i64,
+) -> Result<LoadOutcome> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(locks::LOAD_RECORDS)
         .execute(&mut *tx)
@@ -74,6 +82,13 @@ pub async fn load_staged_records(tx: &mut PgConnection, job: JobId) -> Result<Lo
             loaded,
             duplicates,
             already_loaded: true,
+        });
+    }
+    if rows != staged {
+        return Err(Error::StagingLost {
+            what: "rows",
+            expected: staged,
+            found: rows,
         });
     }
     let fresh = sqlx::query(include_str!("queries/import/fresh_rows.sql"))

@@ -75,8 +75,8 @@ pub use potential_matches::{
 pub use records::data_sources;
 pub use regroup::{
     CrosswalkPerson as RegroupPerson, CurrentResult, Pair, RecordMove, RegroupOutcome, Regrouping,
-    Touched, apply_regrouping, job_matched, lock_for_bulk_regrouping, lock_match_update,
-    staged_results, touched,
+    StagedResults, Touched, apply_regrouping, job_matched, lock_for_bulk_regrouping,
+    lock_match_update, staged_results, touched,
 };
 pub use search::{Page, RecordFilter};
 pub use users::{

@@ -100,21 +100,31 @@ pub async fn job_matched(tx: &mut PgConnection, job: JobId) -> Result<bool> {
     .await?)
 }
 
-/// Whether the job's regrouping takes the bulk path: when its staged pairs are at least as many as the
-/// results held. If so, the tables the regrouping reads and writes are locked exclusively now, before
-/// anything reads them. Call it right after [`lock_match_update`]; pass the answer
-/// to [`apply_regrouping`].
-pub async fn lock_for_bulk_regrouping(tx: &mut PgConnection, job: JobId) -> Result<bool> {
-    let staged: i64 =
+/// The job's staged results, as [`lock_for_bulk_regrouping`] found them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StagedResults {
+    /// How many there are.
+    pub count: i64,
+    /// Whether the regrouping takes the bulk path (the tables it writes are locked exclusively).
+    pub bulk: bool,
+}
+
+/// Counts the job's staged results and decides whether its regrouping takes the bulk path: when they
+/// are at least as many as the results held. If so, the tables the regrouping reads and writes are
+/// locked exclusively now, before anything reads them. Call it right after [`lock_match_update`]; pass
+/// `bulk` to [`apply_regrouping`]. Staging is unlogged (emptied when the database server recovers from
+/// a crash): compare the count with what the score step staged before using them.
+pub async fn lock_for_bulk_regrouping(tx: &mut PgConnection, job: JobId) -> Result<StagedResults> {
+    let count: i64 =
         sqlx::query_scalar("SELECT count(*) FROM prediction_result_staging WHERE job_id = $1")
             .bind(job)
             .fetch_one(&mut *tx)
             .await?;
-    let bulk = bulk::worth_it(tx, "prediction_results", staged).await?;
+    let bulk = bulk::worth_it(tx, "prediction_results", count).await?;
     if bulk {
         bulk::lock(tx, &REGROUP_WRITES.map(|w| w.table)).await?;
     }
-    Ok(bulk)
+    Ok(StagedResults { count, bulk })
 }
 
 /// A scored pair.

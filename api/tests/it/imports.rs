@@ -536,6 +536,108 @@ async fn a_worker_killed_while_scoring_is_replaced_and_the_persons_are_the_same(
     assert_febrl_outcome(&pool).await;
 }
 
+/// Waits until a backend of the test database waits for an advisory lock (a step blocked at its start).
+async fn wait_for_advisory_waiter(pool: &PgPool, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the {what} step never waited for its lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The run's output of one of its steps.
+async fn step_output(pool: &PgPool, run: &str, step: &str) -> Value {
+    sqlx::query_scalar("SELECT output FROM workflow_steps WHERE run_id = $1::uuid AND name = $2")
+        .bind(run)
+        .bind(step)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The staging tables are unlogged: a crash of the database server empties them (crash recovery
+/// resets every unlogged table; here they are truncated where a crash could leave them empty: after
+/// the stage step committed, and after the score step did). The load step stages the job again from
+/// its source, the match step scores it again, and the run ends as an uninterrupted one.
+#[sqlx::test(migrations = false)]
+async fn staging_emptied_by_a_database_crash_is_staged_and_scored_again(pool: PgPool) {
+    let engine = empi_engine(&pool).await;
+    let app = app(&engine).await;
+    let settings: Value = serde_json::from_str(
+        &std::fs::read_to_string(shared("data/febrl/febrl_model.json")).unwrap(),
+    )
+    .unwrap();
+    let config = create_config(&app, &settings, 0.5, 0.95).await;
+    // The load and match steps each take one advisory lock first: held here, each waits at its start.
+    let mut holder = pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1), pg_advisory_lock($2)")
+        .bind(idem_empi::locks::LOAD_RECORDS)
+        .bind(idem_empi::locks::MATCH_UPDATE)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let _worker = WorkerProcess::start(&database_url(&pool), &[]);
+    let csv = shared("data/febrl/febrl_clean.csv").display().to_string();
+    let (job, run) = start_import(&app, &config, "source_uri", &csv).await;
+
+    wait_for_advisory_waiter(&pool, "load").await;
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM person_record_staging").await,
+        40000
+    );
+    sqlx::query("TRUNCATE person_record_staging")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(idem_empi::locks::LOAD_RECORDS)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+
+    wait_for_advisory_waiter(&pool, "match").await;
+    let staged = count(&pool, "SELECT count(*) FROM prediction_result_staging").await;
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(shared("data/splink-reference/febrl_clean.summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json!(staged), summary["pairs_gt"]["0.5"]);
+    sqlx::query("TRUNCATE prediction_result_staging")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(idem_empi::locks::MATCH_UPDATE)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+
+    let done = wait_job(&app, &job, Duration::from_secs(300)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let load = step_output(&pool, &run, "load").await;
+    assert_eq!(load["restaged"], true, "{load}");
+    assert_eq!(load["loaded"], 40000, "{load}");
+    assert_eq!(step_output(&pool, &run, "match").await["rescored"], true);
+    assert_eq!(done["rows_read"], 40000);
+    assert_eq!(done["records_loaded"], 40000);
+    assert_eq!(done["duplicates_skipped"], 0);
+    assert_eq!(done["results_stored"], summary["pairs_gt"]["0.5"]);
+    assert_febrl_outcome(&pool).await;
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_second_import_rebuilds_only_the_groups_it_touches(pool: PgPool) {
     let engine = empi_engine(&pool).await;

@@ -43,8 +43,14 @@ async fn stage(pool: &PgPool, job: i64, from: i64, to: i64) {
 }
 
 async fn load(pool: &PgPool, job: i64) -> LoadOutcome {
+    let staged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM person_record_staging WHERE job_id = $1")
+            .bind(job)
+            .fetch_one(pool)
+            .await
+            .expect("count");
     let mut tx = pool.begin().await.expect("begin");
-    let outcome = load_staged_records(&mut tx, JobId(job))
+    let outcome = load_staged_records(&mut tx, JobId(job), staged)
         .await
         .expect("load");
     tx.commit().await.expect("commit");
@@ -188,7 +194,8 @@ async fn regroup(pool: &PgPool, job: i64, merged: i64) -> bool {
     lock_match_update(&mut tx).await.expect("lock");
     let bulk = lock_for_bulk_regrouping(&mut tx, JobId(job))
         .await
-        .expect("bulk");
+        .expect("bulk")
+        .bulk;
     let pairs = staged_results(&mut tx, JobId(job)).await.expect("staged");
     let touched = touched(&mut tx, &pairs).await.expect("touched");
     let person = |record: i64| {

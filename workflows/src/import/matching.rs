@@ -4,8 +4,12 @@
 //! The pending potential matches connected to the new results (through shared records or persons,
 //! transitively) are rebuilt together with them; every other pending group keeps its id and version.
 //! The crosswalk holds every record of each person involved, so an auto-match moves whole persons.
+//!
+//! Staging is unlogged: after a crash of the database server the job's staged results are gone, and
+//! the step scores the job again before matching.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use idem_empi::{Pair, RecordMove, Regrouping};
 use idem_engine::{StepContext, StepError};
@@ -13,6 +17,8 @@ use idem_matching::{CrosswalkPerson, CrosswalkRecord, GraphResult, MatchGraph};
 use serde::Serialize;
 
 use super::ImportInput;
+use super::score::{Scored, score};
+use crate::Services;
 use crate::error::{Error, Result};
 
 /// What `match` did.
@@ -30,32 +36,61 @@ pub(crate) struct Matched {
     potential_matches: i64,
     /// Whether an earlier run of this step had already committed.
     already_matched: bool,
+    /// Whether the staged results were lost and the job was scored again first.
+    rescored: bool,
 }
 
-pub(crate) async fn run(ctx: StepContext, input: ImportInput) -> Result<Matched, StepError> {
-    Ok(match_job(&ctx, input).await?)
+pub(crate) async fn run(
+    services: Arc<Services>,
+    ctx: StepContext,
+    scored: Scored,
+) -> Result<Matched, StepError> {
+    Ok(match_job(&services, &ctx, scored).await?)
 }
 
-async fn match_job(ctx: &StepContext, input: ImportInput) -> Result<Matched> {
+async fn match_job(services: &Services, ctx: &StepContext, scored: Scored) -> Result<Matched> {
+    let input = scored.input;
+    let mut kept = scored.pairs_kept;
     let job = idem_empi::get_job(ctx.pool(), input.job_id)
         .await?
         .ok_or_else(|| Error::State(format!("{} does not exist", input.job_id)))?;
     let config = idem_empi::get_config(ctx.pool(), job.config_id)
         .await?
         .ok_or_else(|| Error::State(format!("{} does not exist", job.config_id)))?;
-    ctx.progress()
-        .start("waiting for the match-update lock", None);
-    let mut tx = ctx.pool().begin().await?;
-    idem_empi::lock_match_update(&mut tx).await?;
-    let bulk = idem_empi::lock_for_bulk_regrouping(&mut tx, input.job_id).await?;
     let mut out = Matched {
         input: Some(input),
         ..Matched::default()
     };
-    if idem_empi::job_matched(&mut tx, input.job_id).await? {
-        out.already_matched = true;
-        return Ok(out);
-    }
+    let (mut tx, bulk) = loop {
+        ctx.progress()
+            .start("waiting for the match-update lock", None);
+        let mut tx = ctx.pool().begin().await?;
+        idem_empi::lock_match_update(&mut tx).await?;
+        let staged = idem_empi::lock_for_bulk_regrouping(&mut tx, input.job_id).await?;
+        if idem_empi::job_matched(&mut tx, input.job_id).await? {
+            out.already_matched = true;
+            return Ok(out);
+        }
+        if staged.count == kept as i64 {
+            break (tx, staged.bulk);
+        }
+        if out.rescored {
+            return Err(idem_empi::Error::StagingLost {
+                what: "results",
+                expected: kept as i64,
+                found: staged.count,
+            }
+            .into());
+        }
+        tx.rollback().await?;
+        tracing::warn!(
+            expected = kept,
+            found = staged.count,
+            "Staged results lost; scoring the job again."
+        );
+        kept = score(services, ctx, input).await?.pairs_kept;
+        out.rescored = true;
+    };
     ctx.progress().start("grouping results", None);
     let new_results = idem_empi::staged_results(&mut tx, input.job_id).await?;
     if new_results.is_empty() {

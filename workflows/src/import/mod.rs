@@ -12,7 +12,10 @@
 //! 6. `finish`: the job succeeded; its staging rows and upload are removed.
 //!
 //! Every step takes the job id (the run input) and returns it with what it did; each is idempotent:
-//! run twice (after a crash, or resumed), it leaves the state it leaves when run once.
+//! run twice (after a crash, or resumed), it leaves the state it leaves when run once. The staging
+//! tables are unlogged (a crash of the database server empties them): the load and match steps read
+//! from their input how many rows or results the step before staged, and stage or score the job
+//! again when they are not all there.
 
 mod copy_in;
 mod csv;
@@ -51,13 +54,17 @@ pub fn workflow(services: Arc<Services>) -> Workflow {
     let s = services.clone();
     let stage = move |ctx, input| stage::run(s.clone(), ctx, input);
     let s = services.clone();
+    let load = move |ctx, input| load::run(s.clone(), ctx, input);
+    let s = services.clone();
     let score = move |ctx, input| score::run(s.clone(), ctx, input);
+    let s = services.clone();
+    let matching = move |ctx, input| matching::run(s.clone(), ctx, input);
     Workflow::new(IMPORT_WORKFLOW, 1)
         .step("fetch", fetch)
         .step("stage", stage)
-        .step("load", load::run)
+        .step("load", load)
         .step("score", score)
-        .step("match", matching::run)
+        .step("match", matching)
         .step("finish", finish)
 }
 

@@ -15,7 +15,7 @@ use idem_engine::{StepContext, StepError};
 use idem_matching::{
     MatchKeyMode, Model, PredictOptions, RecordSet, RecordSetBuilder, Schema, ScoredPair,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::ImportInput;
@@ -24,19 +24,19 @@ use super::csv::push_copy_text;
 use crate::Services;
 use crate::error::{Error, Result};
 
-/// What `score` did.
-#[derive(Debug, Serialize)]
+/// What `score` did: the match step's input.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Scored {
     #[serde(flatten)]
-    input: ImportInput,
+    pub(crate) input: ImportInput,
     /// Records scored against (all records).
     records: usize,
     /// New records of the job.
     new_records: usize,
     /// Candidate pairs scored.
     pairs_scored: u64,
-    /// Pairs above the potential-match threshold.
-    pairs_kept: u64,
+    /// Pairs above the potential-match threshold (staged for the match step).
+    pub(crate) pairs_kept: u64,
 }
 
 pub(crate) async fn run(
@@ -47,7 +47,11 @@ pub(crate) async fn run(
     Ok(score(&services, &ctx, input).await?)
 }
 
-async fn score(services: &Services, ctx: &StepContext, input: ImportInput) -> Result<Scored> {
+pub(crate) async fn score(
+    services: &Services,
+    ctx: &StepContext,
+    input: ImportInput,
+) -> Result<Scored> {
     let job = idem_empi::get_job(ctx.pool(), input.job_id)
         .await?
         .ok_or_else(|| Error::State(format!("{} does not exist", input.job_id)))?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use idem_engine::{StepContext, StepError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ImportInput;
 use super::copy_in::copy_from_blocking;
@@ -25,13 +25,13 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// Bytes per chunk sent to COPY.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// What `stage` did.
-#[derive(Debug, Serialize)]
+/// What `stage` did: the load step's input.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Staged {
     #[serde(flatten)]
-    input: ImportInput,
+    pub(crate) input: ImportInput,
     /// Rows staged.
-    rows: u64,
+    pub(crate) rows: u64,
 }
 
 pub(crate) async fn run(
@@ -42,7 +42,11 @@ pub(crate) async fn run(
     Ok(stage(&services, &ctx, input).await?)
 }
 
-async fn stage(services: &Services, ctx: &StepContext, input: ImportInput) -> Result<Staged> {
+pub(crate) async fn stage(
+    services: &Services,
+    ctx: &StepContext,
+    input: ImportInput,
+) -> Result<Staged> {
     let location = job_source(ctx, input).await?;
     let size = services.storage.check(ctx.pool(), &location).await?;
     let reader = services.storage.open(ctx.pool(), &location).await?;
