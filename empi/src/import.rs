@@ -91,11 +91,26 @@ pub async fn load_staged_records(
             found: rows,
         });
     }
-    let fresh = sqlx::query(include_str!("queries/import/fresh_rows.sql"))
+    // Holding persons and records exclusively, the load reserves its ids as one block per sequence
+    // (see fresh_rows_locked.sql); otherwise it draws them one by one, as concurrent writers do.
+    let fresh_rows = if bulk {
+        include_str!("queries/import/fresh_rows_locked.sql")
+    } else {
+        include_str!("queries/import/fresh_rows.sql")
+    };
+    let fresh = sqlx::query(fresh_rows)
         .bind(job)
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
+    let (person_offset, record_offset) = if bulk && fresh > 0 {
+        (
+            reserve_ids(tx, "persons", fresh).await? - 1,
+            reserve_ids(tx, "person_records", fresh).await? - 1,
+        )
+    } else {
+        (0, 0)
+    };
     if fresh > 0 {
         // Neither the temporary table nor the staged rows just copied have statistics yet: without
         // them the inserts below are planned for a handful of rows, whatever the file's size (and the
@@ -121,15 +136,20 @@ pub async fn load_staged_records(
         sqlx::query(include_str!("queries/import/insert_persons.sql"))
             .bind(job)
             .bind(created)
+            .bind(person_offset)
             .execute(&mut *tx)
             .await?;
         sqlx::query(include_str!("queries/import/insert_records.sql"))
             .bind(job)
             .bind(created)
+            .bind(person_offset)
+            .bind(record_offset)
             .execute(&mut *tx)
             .await?;
         sqlx::query(include_str!("queries/import/insert_actions.sql"))
             .bind(event)
+            .bind(person_offset)
+            .bind(record_offset)
             .execute(&mut *tx)
             .await?;
         if let Some(suspended) = suspended {
@@ -150,4 +170,19 @@ pub async fn load_staged_records(
         duplicates: rows - fresh,
         already_loaded: false,
     })
+}
+
+/// Reserves `count` consecutive ids from the identity sequence of `table`'s `id` and returns the first.
+/// Only for a load that holds `table` exclusively: every other draw from the sequence is an insert
+/// into the table, which waits for the lock, or another load's, which waits for
+/// [`locks::LOAD_RECORDS`]; so no other value is drawn in between.
+async fn reserve_ids(tx: &mut PgConnection, table: &str, count: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT setval(s, nextval(s) + $2 - 1) - $2 + 1 \
+         FROM (SELECT pg_get_serial_sequence($1, 'id')::regclass AS s) AS q",
+    )
+    .bind(table)
+    .bind(count)
+    .fetch_one(&mut *tx)
+    .await?)
 }
