@@ -17,7 +17,7 @@
 //! built again after them (see [`bulk::suspend_for`]); readers of those tables wait for the match step
 //! to commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -249,18 +249,26 @@ pub async fn touched(tx: &mut PgConnection, new_results: &[Pair]) -> Result<Touc
     )
     .fetch_all(&mut *tx)
     .await?;
-    let persons = sqlx::query_as::<_, CrosswalkPerson>(
-        "SELECT p.id, p.created, p.version, p.record_count \
-         FROM regroup_persons t JOIN persons p ON p.id = t.id ORDER BY p.id",
+    // Every record of every person, with its person: one join instead of reading the persons and
+    // their records apart. Every person here has a record (it was found through one).
+    let rows: Vec<(i64, i64, DateTime<Utc>, i64, i64)> = sqlx::query_as(
+        "SELECT rec.id, p.id, p.created, p.version, p.record_count FROM regroup_persons t \
+         JOIN persons p ON p.id = t.id JOIN person_records rec ON rec.person_id = t.id ORDER BY rec.id",
     )
     .fetch_all(&mut *tx)
     .await?;
-    let records: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT rec.id, rec.person_id FROM regroup_persons t \
-         JOIN person_records rec ON rec.person_id = t.id ORDER BY rec.id",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let records: Vec<(i64, i64)> = rows.iter().map(|r| (r.0, r.1)).collect();
+    let mut persons: Vec<CrosswalkPerson> = rows
+        .iter()
+        .map(|&(_, id, created, version, record_count)| CrosswalkPerson {
+            id,
+            created,
+            version,
+            record_count,
+        })
+        .collect();
+    persons.sort_unstable_by_key(|p| p.id);
+    persons.dedup_by_key(|p| p.id);
     sqlx::query("DROP TABLE regroup_persons, regroup_groups")
         .execute(&mut *tx)
         .await?;
@@ -298,6 +306,9 @@ pub struct Regrouping {
     pub new_results: Vec<(i64, i64, usize)>,
     /// Record moves, ordered by record id.
     pub moves: Vec<RecordMove>,
+    /// Every record of the persons involved, as (record id, person id) ([`Touched::records`]): the
+    /// records that stay in a receiving person are stamped `matched_or_reviewed` with the moved ones.
+    pub crosswalk: Vec<(i64, i64)>,
 }
 
 /// What [`apply_regrouping`] wrote.
@@ -542,41 +553,48 @@ async fn apply_moves(
             ids.len()
         )));
     }
-    let records: Vec<i64> = plan.moves.iter().map(|m| m.record).collect();
-    let from: Vec<i64> = plan.moves.iter().map(|m| m.from.0).collect();
-    let to: Vec<i64> = plan.moves.iter().map(|m| m.to.0).collect();
-    let groups: Vec<i64> = plan.moves.iter().map(|m| group_ids[m.group]).collect();
-    let moved = sqlx::query(
-        "UPDATE person_records rec SET person_id = t.to_p, person_updated = $4, matched_or_reviewed = $4 \
+    // One update per record: the moved records change person and are stamped, the records that stay
+    // in a receiving person are only stamped (their person is the one they are in).
+    let receivers: HashSet<i64> = plan.moves.iter().map(|m| m.to.0).collect();
+    let mut rows: Vec<(i64, i64, i64)> = plan
+        .moves
+        .iter()
+        .map(|m| (m.record, m.from.0, m.to.0))
+        .chain(
+            plan.crosswalk
+                .iter()
+                .filter(|(_, person)| receivers.contains(person))
+                .map(|&(record, person)| (record, person, person)),
+        )
+        .collect();
+    rows.sort_unstable();
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let from: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let to: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    let updated = sqlx::query(
+        "UPDATE person_records rec SET person_id = t.to_p, matched_or_reviewed = $4, \
+             person_updated = CASE WHEN t.to_p = t.from_p THEN rec.person_updated ELSE $4 END \
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS t(id, from_p, to_p) \
          WHERE rec.id = t.id AND rec.person_id = t.from_p",
     )
-    .bind(&records)
+    .bind(&ids)
     .bind(&from)
     .bind(&to)
     .bind(now)
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    if moved != records.len() as u64 {
+    if updated != ids.len() as u64 {
         return Err(Error::Invariant(format!(
             "{} of {} records were not in the person the match step read",
-            records.len() as u64 - moved,
-            records.len()
+            ids.len() as u64 - updated,
+            ids.len()
         )));
     }
-    let mut receivers = to.clone();
-    receivers.sort_unstable();
-    receivers.dedup();
-    // The moved records were stamped above; a row is rewritten once.
-    sqlx::query(
-        "UPDATE person_records SET matched_or_reviewed = $2 \
-         WHERE person_id = ANY($1) AND matched_or_reviewed IS DISTINCT FROM $2",
-    )
-    .bind(&receivers)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    let records: Vec<i64> = plan.moves.iter().map(|m| m.record).collect();
+    let from: Vec<i64> = plan.moves.iter().map(|m| m.from.0).collect();
+    let to: Vec<i64> = plan.moves.iter().map(|m| m.to.0).collect();
+    let groups: Vec<i64> = plan.moves.iter().map(|m| group_ids[m.group]).collect();
     sqlx::query(
         "INSERT INTO person_actions (match_event_id, match_group_id, person_id, person_record_id, type) \
          SELECT $1, t.g, x.person, t.id, x.type \

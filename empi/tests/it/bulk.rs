@@ -242,6 +242,7 @@ async fn regroup(pool: &PgPool, job: i64, merged: i64) -> bool {
             to: person(merged),
             group: current + position,
         }],
+        crosswalk: touched.records.clone(),
     };
     let outcome = apply_regrouping(&mut tx, JobId(job), &plan, bulk)
         .await

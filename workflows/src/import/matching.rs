@@ -190,5 +190,6 @@ fn plan(
         current_results,
         new_results: new,
         moves,
+        crosswalk: touched.records.clone(),
     })
 }
