@@ -103,13 +103,14 @@ pub async fn load_staged_records(
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
-    let (person_offset, record_offset) = if bulk && fresh > 0 {
+    let (person_offset, record_offset, action_offset) = if bulk && fresh > 0 {
         (
-            reserve_ids(tx, "persons", fresh).await? - 1,
-            reserve_ids(tx, "person_records", fresh).await? - 1,
+            bulk::reserve_ids(tx, "persons", fresh).await? - 1,
+            bulk::reserve_ids(tx, "person_records", fresh).await? - 1,
+            Some(bulk::reserve_ids(tx, "person_actions", fresh).await? - 1),
         )
     } else {
-        (0, 0)
+        (0, 0, None)
     };
     if fresh > 0 {
         // Neither the temporary table nor the staged rows just copied have statistics yet: without
@@ -150,6 +151,7 @@ pub async fn load_staged_records(
             .bind(event)
             .bind(person_offset)
             .bind(record_offset)
+            .bind(action_offset)
             .execute(&mut *tx)
             .await?;
         if let Some(suspended) = suspended {
@@ -170,19 +172,4 @@ pub async fn load_staged_records(
         duplicates: rows - fresh,
         already_loaded: false,
     })
-}
-
-/// Reserves `count` consecutive ids from the identity sequence of `table`'s `id` and returns the first.
-/// Only for a load that holds `table` exclusively: every other draw from the sequence is an insert
-/// into the table, which waits for the lock, or another load's, which waits for
-/// [`locks::LOAD_RECORDS`]; so no other value is drawn in between.
-async fn reserve_ids(tx: &mut PgConnection, table: &str, count: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT setval(s, nextval(s) + $2 - 1) - $2 + 1 \
-         FROM (SELECT pg_get_serial_sequence($1, 'id')::regclass AS s) AS q",
-    )
-    .bind(table)
-    .bind(count)
-    .fetch_one(&mut *tx)
-    .await?)
 }

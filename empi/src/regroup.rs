@@ -373,6 +373,15 @@ pub async fn apply_regrouping(
     let ls: Vec<i64> = plan.new_results.iter().map(|r| r.0).collect();
     let rs: Vec<i64> = plan.new_results.iter().map(|r| r.1).collect();
     let gs: Vec<i64> = plan.new_results.iter().map(|r| group_ids[r.2]).collect();
+    let count = plan.new_results.len() as i64;
+    let (result_offset, action_offset) = if bulk && count > 0 {
+        (
+            Some(bulk::reserve_ids(tx, "prediction_results", count).await? - 1),
+            Some(bulk::reserve_ids(tx, "match_group_actions", count).await? - 1),
+        )
+    } else {
+        (None, None)
+    };
     let stored = sqlx::query(include_str!("queries/regroup/insert_new_results.sql"))
         .bind(job)
         .bind(now)
@@ -380,6 +389,8 @@ pub async fn apply_regrouping(
         .bind(&rs)
         .bind(&gs)
         .bind(event)
+        .bind(result_offset)
+        .bind(action_offset)
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
@@ -441,7 +452,7 @@ pub async fn apply_regrouping(
     .execute(&mut *tx)
     .await?;
 
-    apply_moves(tx, event, now, plan, &group_ids).await?;
+    apply_moves(tx, event, now, plan, &group_ids, bulk).await?;
     if let Some(suspended) = suspended {
         suspended.restore(tx).await?;
     }
@@ -518,6 +529,7 @@ async fn apply_moves(
     now: DateTime<Utc>,
     plan: &Regrouping,
     group_ids: &[i64],
+    bulk: bool,
 ) -> Result<()> {
     if plan.moves.is_empty() {
         return Ok(());
@@ -595,9 +607,19 @@ async fn apply_moves(
     let from: Vec<i64> = plan.moves.iter().map(|m| m.from.0).collect();
     let to: Vec<i64> = plan.moves.iter().map(|m| m.to.0).collect();
     let groups: Vec<i64> = plan.moves.iter().map(|m| group_ids[m.group]).collect();
+    // Two actions per move; on the bulk path their ids are a block reserved for them, in the same order.
+    let offset = if bulk {
+        Some(bulk::reserve_ids(tx, "person_actions", 2 * records.len() as i64).await? - 1)
+    } else {
+        None
+    };
     sqlx::query(
-        "INSERT INTO person_actions (match_event_id, match_group_id, person_id, person_record_id, type) \
-         SELECT $1, t.g, x.person, t.id, x.type \
+        "INSERT INTO person_actions (id, match_event_id, match_group_id, person_id, person_record_id, type) \
+         OVERRIDING SYSTEM VALUE \
+         SELECT CASE WHEN $6::bigint IS NULL \
+                    THEN nextval((SELECT pg_get_serial_sequence('person_actions', 'id'))::regclass) \
+                    ELSE $6 + 2 * (t.ord - 1) + x.k END, \
+                $1, t.g, x.person, t.id, x.type \
          FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) \
               WITH ORDINALITY AS t(id, from_p, to_p, g, ord) \
          CROSS JOIN LATERAL (VALUES (1, t.from_p, 'remove-record'), (2, t.to_p, 'add-record')) AS x(k, person, type) \
@@ -608,6 +630,7 @@ async fn apply_moves(
     .bind(&from)
     .bind(&to)
     .bind(&groups)
+    .bind(offset)
     .execute(&mut *tx)
     .await?;
     Ok(())
