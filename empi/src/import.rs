@@ -6,6 +6,9 @@
 //! and their unique keys and foreign keys checked in one pass; readers of those tables (and of jobs and
 //! events) wait for the load to commit.
 
+use std::io::Write;
+
+use rand::Rng;
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -103,15 +106,6 @@ pub async fn load_staged_records(
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
-    let (person_offset, record_offset, action_offset) = if bulk && fresh > 0 {
-        (
-            bulk::reserve_ids(tx, "persons", fresh).await? - 1,
-            bulk::reserve_ids(tx, "person_records", fresh).await? - 1,
-            Some(bulk::reserve_ids(tx, "person_actions", fresh).await? - 1),
-        )
-    } else {
-        (0, 0, None)
-    };
     if fresh > 0 {
         // Neither the temporary table nor the staged rows just copied have statistics yet: without
         // them the inserts below are planned for a handful of rows, whatever the file's size (and the
@@ -132,28 +126,74 @@ pub async fn load_staged_records(
         .bind(job)
         .fetch_one(&mut *tx)
         .await?;
-        // The ids were drawn in `fresh_rows.sql`: persons, records and actions are plain inserts of the
-        // temporary table's rows, neither paired by rank nor read back.
-        sqlx::query(include_str!("queries/import/insert_persons.sql"))
-            .bind(job)
-            .bind(created)
-            .bind(person_offset)
-            .execute(&mut *tx)
+        if bulk {
+            // Persons and records exclusively held: the ids are blocks reserved now (see
+            // fresh_rows_locked.sql), and the persons and the actions, all made of ids and constants,
+            // are written with COPY (batched inserts) from here instead of row by row from the
+            // temporary table.
+            let persons = bulk::reserve_ids(tx, "persons", fresh).await? - 1;
+            let records = bulk::reserve_ids(tx, "person_records", fresh).await? - 1;
+            let actions = bulk::reserve_ids(tx, "person_actions", fresh).await? - 1;
+            let created_text = created.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
+            copy_rows(
+                tx,
+                "COPY persons (id, uuid, created, updated, job_id, record_count) FROM STDIN",
+                fresh,
+                |buf, k| {
+                    // A v4 uuid from the thread's CSPRNG (seeded from the OS, as `Uuid::new_v4`,
+                    // without a system call per uuid).
+                    let uuid = uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid();
+                    writeln!(
+                        buf,
+                        "{}\t{uuid}\t{created_text}\t{created_text}\t{}\t1",
+                        persons + k,
+                        job.0
+                    )
+                },
+            )
             .await?;
-        sqlx::query(include_str!("queries/import/insert_records.sql"))
-            .bind(job)
-            .bind(created)
-            .bind(person_offset)
-            .bind(record_offset)
-            .execute(&mut *tx)
+            sqlx::query(include_str!("queries/import/insert_records.sql"))
+                .bind(job)
+                .bind(created)
+                .bind(persons)
+                .bind(records)
+                .execute(&mut *tx)
+                .await?;
+            copy_rows(
+                tx,
+                "COPY person_actions (id, match_event_id, person_id, person_record_id, type) FROM STDIN",
+                fresh,
+                |buf, k| {
+                    writeln!(
+                        buf,
+                        "{}\t{event}\t{}\t{}\tadd-record",
+                        actions + k,
+                        persons + k,
+                        records + k
+                    )
+                },
+            )
             .await?;
-        sqlx::query(include_str!("queries/import/insert_actions.sql"))
-            .bind(event)
-            .bind(person_offset)
-            .bind(record_offset)
-            .bind(action_offset)
-            .execute(&mut *tx)
-            .await?;
+        } else {
+            // The ids were drawn in `fresh_rows.sql`: persons, records and actions are plain inserts
+            // of the temporary table's rows, neither paired by rank nor read back.
+            sqlx::query(include_str!("queries/import/insert_persons.sql"))
+                .bind(job)
+                .bind(created)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(include_str!("queries/import/insert_records.sql"))
+                .bind(job)
+                .bind(created)
+                .bind(0i64)
+                .bind(0i64)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(include_str!("queries/import/insert_actions.sql"))
+                .bind(event)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(suspended) = suspended {
             suspended.restore(tx).await?;
         }
@@ -172,4 +212,36 @@ pub async fn load_staged_records(
         duplicates: rows - fresh,
         already_loaded: false,
     })
+}
+
+/// Bytes per chunk sent to a COPY.
+const COPY_CHUNK: usize = 1 << 20;
+
+/// Writes the `rows` lines that `line` makes (for k = 1..=rows, in that order, in COPY's text format)
+/// with `statement`, a `COPY ... FROM STDIN`, in chunks; checks that every row was stored.
+async fn copy_rows(
+    tx: &mut PgConnection,
+    statement: &str,
+    rows: i64,
+    mut line: impl FnMut(&mut Vec<u8>, i64) -> std::io::Result<()>,
+) -> Result<()> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    let mut buf = Vec::with_capacity(COPY_CHUNK + 256);
+    for k in 1..=rows {
+        line(&mut buf, k).expect("writing to a Vec");
+        if buf.len() >= COPY_CHUNK {
+            copy.send(std::mem::take(&mut buf)).await?;
+            buf.reserve(COPY_CHUNK + 256);
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await?;
+    }
+    let copied = copy.finish().await?;
+    if copied != rows as u64 {
+        return Err(Error::Invariant(format!(
+            "{statement} stored {copied} of {rows} rows"
+        )));
+    }
+    Ok(())
 }
