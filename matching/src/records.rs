@@ -190,9 +190,12 @@ pub(crate) const ROW_WIDTH: usize = 16;
 pub(crate) struct Row(pub(crate) [u8; 4 * ROW_WIDTH]);
 
 impl Row {
+    /// The code in slot `slot` (below [`ROW_WIDTH`]: taken modulo it, which lets the compiler
+    /// drop the bounds check).
     #[inline]
     fn get(&self, slot: usize) -> u32 {
-        let b = &self.0[4 * slot..4 * slot + 4];
+        let at = 4 * (slot % ROW_WIDTH);
+        let b = &self.0[at..at + 4];
         u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     }
 }
@@ -332,10 +335,11 @@ impl RecordSet {
     /// Code of column `col` of record at position `i` ([`NULL`] for NULL).
     #[inline]
     pub(crate) fn code(&self, i: usize, col: usize) -> u32 {
-        if self.rows.is_empty() {
-            self.columns[col].codes[i]
-        } else {
-            self.rows[i].get(usize::from(self.slot_of[col]))
+        // One test for "rows are stored" and "row `i` exists" (without rows, or past them, the
+        // columns answer or panic).
+        match self.rows.get(i) {
+            Some(row) => row.get(usize::from(self.slot_of[col])),
+            None => self.columns[col].codes[i],
         }
     }
 
