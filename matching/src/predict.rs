@@ -170,7 +170,9 @@ impl TfTables {
         }
     }
 
-    #[inline]
+    /// The frequency of column `col`'s value in record `i` (None for NULL or a column without
+    /// frequencies). Always inlined: called a few times per scored pair, for a few loads.
+    #[inline(always)]
     fn get(&self, rs: &RecordSet, col: usize, i: usize) -> Option<f64> {
         let code = rs.code(i, col);
         if code == NULL {
