@@ -542,14 +542,27 @@ impl Model {
         };
         for comp in &self.comparisons {
             let mut chosen = None;
-            for (j, level) in comp.levels.iter().enumerate() {
-                let hit = match &level.condition {
-                    None => true,
-                    Some(c) => c.is_true(ctx)?,
-                };
-                if hit {
-                    chosen = Some(j);
-                    break;
+            let mut from = 0;
+            if let Some(c) = comp.null_then_exact {
+                let (x, y) = (ctx.rs.code(ctx.l, c), ctx.rs.code(ctx.r, c));
+                if x == NULL || y == NULL {
+                    chosen = Some(0);
+                } else if x == y {
+                    chosen = Some(1);
+                } else {
+                    from = 2;
+                }
+            }
+            if chosen.is_none() {
+                for (j, level) in comp.levels.iter().enumerate().skip(from) {
+                    let hit = match &level.condition {
+                        None => true,
+                        Some(c) => c.is_true(ctx)?,
+                    };
+                    if hit {
+                        chosen = Some(j);
+                        break;
+                    }
                 }
             }
             let level = chosen.map(|j| &comp.levels[j]);
