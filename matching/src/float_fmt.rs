@@ -357,6 +357,14 @@ mod tests {
         assert_eq!(format_g17(f64::MIN_POSITIVE), "2.2250738585072014e-308");
         assert_eq!(format_g17(5e-324), "4.9406564584124654e-324");
         assert_eq!(format_g17(-123.0), "-123");
+        assert_eq!(
+            format_g17(1_234_567_890_123_456.0 + 0.75),
+            "1234567890123456.8"
+        );
+        assert_eq!(format_g17(-123456789012345.67), "-123456789012345.67");
+        assert_eq!(format_g17(9999999999999998.0), "9999999999999998");
+        assert_eq!(format_g17(12.0), "12");
+        assert_eq!(format_g17(0.5), "0.5");
     }
 
     /// The integer fast path equals Rust's exact formatting wherever it answers, including
@@ -486,11 +494,14 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            let x = match i % 4 {
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let x = match i % 5 {
                 0 => f64::from_bits(state),
-                1 => (state >> 11) as f64 / (1u64 << 53) as f64,
-                2 => ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1e6,
-                _ => ((state % 4000) as f64 - 2000.0) * 0.125,
+                1 => unit,
+                2 => (unit - 0.5) * 1e6,
+                3 => ((state % 4000) as f64 - 2000.0) * 0.125,
+                // Every decimal exponent from -6 to 17, both signs.
+                _ => (unit - 0.5) * 10f64.powi((state % 24) as i32 - 5),
             };
             if x.is_finite() && x != 0.0 {
                 assert_eq!(format_g17(x), reference(x), "{x:e}");
