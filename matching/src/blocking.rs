@@ -299,6 +299,8 @@ impl RuleIndex {
     }
 
     /// Candidate right partners of left record `l` with position > `l`: a slice of positions.
+    /// (Inlined: called for every record, most of which have none.)
+    #[inline]
     pub(crate) fn partners_after(&self, l: usize) -> &[u32] {
         if let Some(g) = &self.groups {
             // Sorted by (key, position): the later members of l's group are exactly its partners

@@ -389,6 +389,9 @@ impl Model {
                         } else {
                             idx.partners_after(anchor)
                         };
+                        if all.is_empty() {
+                            continue; // most records (no chunk iterator for them)
+                        }
                         for partners in all.chunks(chunk) {
                             current.push(Task {
                                 rule: k,
