@@ -1,9 +1,12 @@
 //! Float formatting identical to Python's / C's `"%.17g"` (what the reference harness writes).
 //!
-//! The writers put their digits straight into the caller's buffer, two at a time. Building a
-//! field in a stack buffer and appending that (as before) cost a `memcpy` call per field whose
-//! wide loads read back the narrow stores just made: a store-forwarding stall each time, about
-//! a tenth of the scoring phase's CPU in formatting the output lines.
+//! The writers put their digits straight into the caller's buffer. Building a field in a stack
+//! buffer and appending that (as before) cost a `memcpy` call per field whose wide loads read
+//! back the narrow stores just made: a store-forwarding stall each time, about a tenth of the
+//! scoring phase's CPU in formatting the output lines. Most digits are written 8 at a time
+//! (see [`digits8`]), whose zero bytes also give the trailing zeros to drop and the leading
+//! zeros to skip: the scores and integers of the pair lines take a third fewer instructions
+//! than two digits at a time (callgrind, 200k records: 83 M to 55 M, 7% of the prediction's).
 
 /// Longest [`put_g17`] text (`-1.2345678901234567e-308`).
 pub(crate) const G17_MAX: usize = 24;
@@ -59,43 +62,46 @@ pub(crate) fn put_g17(dst: &mut [u8], x: f64) -> usize {
     dst[0] = b'-'; // overwritten below if `x` is positive
     let out = &mut dst[neg..];
     if (0..17).contains(&exp) {
-        // Integer part (exp + 1 digits), then the fraction without its trailing zeros.
+        // Integer part (exp + 1 digits), then the fraction without its trailing zeros. The
+        // fraction is written as 16 digits, zero-padded on the left, from offset 2: its padding
+        // ends exactly where the integer part and the dot (written after it) end.
         let int_len = exp as usize + 1;
         let p = POW10_U64[17 - int_len];
-        let (mut frac, mut frac_len) = (q % p, 17 - int_len);
+        let frac = q % p;
+        let (hi, lo) = (digits8((frac / E8) as u32), digits8((frac % E8) as u32));
+        put_word(&mut out[2..], hi);
+        put_word(&mut out[10..], lo);
         put_digits(out, q / p, int_len);
         if frac == 0 {
             return neg + int_len;
         }
-        while frac % 10 == 0 {
-            frac /= 10;
-            frac_len -= 1;
-        }
         out[int_len] = b'.';
-        put_digits(&mut out[int_len + 1..], frac, frac_len);
-        return neg + int_len + 1 + frac_len;
+        return neg + int_len + 1 + (17 - int_len) - trailing_zeros(hi, lo);
     }
-    // The significant digits: `q` without its trailing zeros (`q >= 10^16`: not 0).
-    let (mut sig, mut len) = (q, 17);
-    while sig % 10 == 0 {
-        sig /= 10;
-        len -= 1;
-    }
+    // The 17 significant digits: the first, then two words of 8 (`q >= 10^16`: `d0` is not 0).
+    let (d0, rest) = ((q / E16) as u8, q % E16);
+    let (hi, lo) = (digits8((rest / E8) as u32), digits8((rest % E8) as u32));
+    let len = 17
+        - if rest == 0 {
+            16
+        } else {
+            trailing_zeros(hi, lo)
+        };
     if (-4..0).contains(&exp) {
         let zeros = (-exp - 1) as usize;
         out[..5].copy_from_slice(b"0.000");
-        put_digits(&mut out[2 + zeros..], sig, len);
+        let sig = &mut out[2 + zeros..];
+        sig[0] = b'0' + d0;
+        put_word(&mut sig[1..], hi);
+        put_word(&mut sig[9..], lo);
         return neg + 2 + zeros + len;
     }
-    // Scientific: the first digit, then the others after a dot (written one place to the right
-    // and the first moved back: a one-byte reload forwards from the store that wrote it).
-    put_digits(&mut out[1..], sig, len);
-    out[0] = out[1];
-    let mut n = 1;
-    if len > 1 {
-        out[1] = b'.';
-        n = len + 1;
-    }
+    // Scientific: the first digit, then the others after a dot.
+    out[0] = b'0' + d0;
+    out[1] = b'.';
+    put_word(&mut out[2..], hi);
+    put_word(&mut out[10..], lo);
+    let mut n = if len > 1 { len + 1 } else { 1 };
     out[n] = b'e';
     out[n + 1] = if exp < 0 { b'-' } else { b'+' };
     n += 2;
@@ -136,6 +142,42 @@ const POW10_U64: [u64; 17] = {
     t
 };
 
+/// `10^8`: [`digits8`] writes numbers below it.
+const E8: u64 = 100_000_000;
+/// `10^16`: the 17 significant digits of [`exact_digits`] are a first digit and 16 more.
+const E16: u64 = 10_000_000_000_000_000;
+
+/// The 8 decimal digits of `v < 10^8`, zero-padded, as the bytes of a little-endian word (the
+/// first digit in the lowest byte; values 0 to 9, not ASCII), computed in parallel in the
+/// word's lanes: two halves of 4 digits, then 4 pairs, then 8 digits. Each step divides its
+/// lanes by a multiplication and a shift, exact below the lanes' bounds (`x * 10486 >> 20` is
+/// `x / 100` for `x < 10^4`, `x * 103 >> 10` is `x / 10` for `x < 100`).
+#[inline]
+fn digits8(v: u32) -> u64 {
+    let x = u64::from(v / 10_000) | (u64::from(v % 10_000) << 32);
+    let hundreds = ((x * 10_486) >> 20) & 0x0000_007f_0000_007f;
+    let pairs = hundreds | ((x - hundreds * 100) << 16);
+    let tens = ((pairs * 103) >> 10) & 0x000f_000f_000f_000f;
+    tens | ((pairs - tens * 10) << 8)
+}
+
+/// Writes the 8 digits of a [`digits8`] word (as ASCII) at the start of `dst`, in one store.
+#[inline]
+fn put_word(dst: &mut [u8], digits: u64) {
+    dst[..8].copy_from_slice(&(digits + 0x3030_3030_3030_3030).to_le_bytes());
+}
+
+/// The number of trailing zero digits of the 16 digits of two [`digits8`] words (not both 0):
+/// zero digits are zero bytes, the last digits the highest bytes.
+#[inline]
+fn trailing_zeros(hi: u64, lo: u64) -> usize {
+    if lo == 0 {
+        8 + hi.leading_zeros() as usize / 8
+    } else {
+        lo.leading_zeros() as usize / 8
+    }
+}
+
 /// Writes the `width` lowest decimal digits of `v` (`v < 10^width`, zero-padded) into
 /// `dst[..width]`, two at a time from the right; eight-digit groups use 32-bit arithmetic, and
 /// each group's chain of divisions is independent of the next one's.
@@ -167,12 +209,31 @@ fn put_digits(dst: &mut [u8], mut v: u64, width: usize) {
 }
 
 /// Writes the decimal digits of `v` (like `write!(dst, "{v}")`) at the start of `dst` (at
-/// least [`U64_MAX_LEN`] bytes) and returns their number.
+/// least [`U64_MAX_LEN`] bytes, some of which may be overwritten past the text) and returns
+/// their number. Below `10^16` (any id or key), the digits are one or two [`digits8`] words,
+/// the first shifted past its leading zeros (whose number gives the length: no logarithm).
 #[inline]
 pub(crate) fn put_u64(dst: &mut [u8], v: u64) -> usize {
-    let width = v.checked_ilog10().map_or(1, |l| l as usize + 1);
-    put_digits(&mut dst[..U64_MAX_LEN], v, width);
-    width
+    let dst = &mut dst[..U64_MAX_LEN];
+    // The digits of `v < 10^8` without their leading zeros (the low zero bytes; `v == 0` keeps
+    // its last digit) and their number.
+    let put_short = |dst: &mut [u8], v: u64| {
+        let digits = digits8(v as u32);
+        let zeros = (digits.trailing_zeros() as usize / 8).min(7);
+        put_word(dst, digits >> (8 * zeros));
+        8 - zeros
+    };
+    if v < E8 {
+        put_short(dst, v)
+    } else if v < E16 {
+        let width = put_short(dst, v / E8);
+        put_word(&mut dst[width..], digits8((v % E8) as u32));
+        width + 8
+    } else {
+        let width = v.ilog10() as usize + 1;
+        put_digits(dst, v, width);
+        width
+    }
 }
 
 /// Writes the decimal digits of `v` (with `-` if negative) at the start of `dst` (at least
@@ -189,7 +250,6 @@ pub(crate) fn put_i64(dst: &mut [u8], v: i64) -> usize {
 /// arithmetic: `x = m * 2^e`, so `x * 10^k = m * 10^k / 2^-e` is exact in a `u128` for the
 /// values scores take (about 1e-6 to 1e16). None outside that range (see [`fmt_digits`]).
 fn exact_digits(x: f64) -> Option<(u64, i32)> {
-    const E16: u64 = 10_000_000_000_000_000;
     const E17: u64 = 100_000_000_000_000_000;
     let bits = x.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
@@ -297,6 +357,14 @@ mod tests {
         assert_eq!(format_g17(f64::MIN_POSITIVE), "2.2250738585072014e-308");
         assert_eq!(format_g17(5e-324), "4.9406564584124654e-324");
         assert_eq!(format_g17(-123.0), "-123");
+        assert_eq!(
+            format_g17(1_234_567_890_123_456.0 + 0.75),
+            "1234567890123456.8"
+        );
+        assert_eq!(format_g17(-123456789012345.67), "-123456789012345.67");
+        assert_eq!(format_g17(9999999999999998.0), "9999999999999998");
+        assert_eq!(format_g17(12.0), "12");
+        assert_eq!(format_g17(0.5), "0.5");
     }
 
     /// The integer fast path equals Rust's exact formatting wherever it answers, including
@@ -364,6 +432,30 @@ mod tests {
             let n = put_i64(&mut buf, v);
             assert_eq!(&buf[..n], v.to_string().as_bytes());
         }
+        // Every width, on both sides of each power of ten, and random values of every size.
+        let mut check = |v: u64| {
+            let n = put_u64(&mut buf, v);
+            assert_eq!(&buf[..n], v.to_string().as_bytes());
+        };
+        for k in 0..20 {
+            let p = 10u64.pow(k);
+            for v in [
+                p - 1,
+                p,
+                p + 1,
+                p.saturating_mul(2) - 1,
+                p.saturating_mul(9),
+            ] {
+                check(v);
+            }
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for i in 0..100_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            check(state >> (i % 64));
+        }
     }
 
     /// The allocation-free writer equals the straightforward reference implementation.
@@ -402,11 +494,14 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            let x = match i % 4 {
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let x = match i % 5 {
                 0 => f64::from_bits(state),
-                1 => (state >> 11) as f64 / (1u64 << 53) as f64,
-                2 => ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1e6,
-                _ => ((state % 4000) as f64 - 2000.0) * 0.125,
+                1 => unit,
+                2 => (unit - 0.5) * 1e6,
+                3 => ((state % 4000) as f64 - 2000.0) * 0.125,
+                // Every decimal exponent from -6 to 17, both signs.
+                _ => (unit - 0.5) * 10f64.powi((state % 24) as i32 - 5),
             };
             if x.is_finite() && x != 0.0 {
                 assert_eq!(format_g17(x), reference(x), "{x:e}");

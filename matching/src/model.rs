@@ -52,6 +52,10 @@ pub struct Comparison {
     pub levels: Vec<ComparisonLevel>,
     /// The TF column reported in explanations (`tf_<col>_l/_r`), if any level adjusts.
     pub(crate) tf_column: Option<usize>,
+    /// The column `c` when the first two levels are `c_l IS NULL OR c_r IS NULL` and
+    /// `c_l = c_r` (most comparisons): scoring then decides them from the pair's two codes of
+    /// `c`, read once, and tests the other levels only if the codes differ.
+    pub(crate) null_then_exact: Option<usize>,
 }
 
 impl Comparison {
@@ -239,10 +243,16 @@ impl Model {
                     format!("custom_{}", names.join("_"))
                 }
             });
+            let condition = |j: usize| levels.get(j).and_then(|l| l.condition.as_ref());
+            let null_then_exact = condition(0).and_then(Node::null_level_column).filter(|&c| {
+                matches!(condition(1), Some(Node::EqCols { a, b })
+                        if a.1 == c && b.1 == c && a.0 != b.0)
+            });
             comparisons.push(Comparison {
                 output_column_name,
                 levels,
                 tf_column,
+                null_then_exact,
             });
         }
         let mut blocking = Vec::new();

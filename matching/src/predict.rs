@@ -15,7 +15,7 @@ use serde::{Serialize, Serializer};
 use crate::blocking::{RuleIndex, rule_holds};
 use crate::error::{EvalError, Result};
 use crate::model::{Model, TfAdjust};
-use crate::records::{NULL, RecordSet};
+use crate::records::{NULL, RecordSet, prefetch};
 use crate::sql::{Node, PairCtx};
 
 /// How `match_key` is numbered.
@@ -159,16 +159,20 @@ impl TfTables {
         Self { by_column }
     }
 
-    /// Reads the frequency of `code` (not [`NULL`]) of column `col`, for `black_box`.
+    /// Prefetches the frequency of `code` (not [`NULL`]) of column `col`.
     #[inline]
-    fn touch(&self, col: usize, code: u32) -> u64 {
-        self.by_column[col]
+    fn prefetch(&self, col: usize, code: u32) {
+        if let Some(f) = self.by_column[col]
             .as_ref()
             .and_then(|t| t.get(code as usize))
-            .map_or(0, |f| f.to_bits())
+        {
+            prefetch(f);
+        }
     }
 
-    #[inline]
+    /// The frequency of column `col`'s value in record `i` (None for NULL or a column without
+    /// frequencies). Always inlined: called a few times per scored pair, for a few loads.
+    #[inline(always)]
     fn get(&self, rs: &RecordSet, col: usize, i: usize) -> Option<f64> {
         let code = rs.code(i, col);
         if code == NULL {
@@ -200,12 +204,15 @@ fn tf_adjustment(adj: &TfAdjust, tf_l: Option<f64>, tf_r: Option<f64>) -> f64 {
     }
 }
 
-/// Partners whose rows are read together before their pairs are scored.
-const TOUCH_BLOCK: usize = 16;
+/// How many pairs ahead of the pair being scored its rows are prefetched, and (once they are
+/// in cache) the dictionary entries and frequencies the pair may read. A pair takes a few
+/// thousand instructions to score (a few memory latencies): the data arrives in time.
+const ROWS_AHEAD: usize = 8;
+const VALUES_AHEAD: usize = 4;
 
-/// What scoring a pair reads besides the two rows: read for a block of pairs at once (see
-/// `score_window`), so that their cache misses overlap instead of stalling one pair at a time.
-struct TouchPlan {
+/// What scoring a pair reads besides the two rows: prefetched a few pairs ahead (see
+/// `score_window`), so that its cache misses overlap with scoring instead of stalling it.
+struct PrefetchPlan {
     /// Columns the level conditions read (their values, when the two codes differ, are
     /// compared as text).
     text: Vec<usize>,
@@ -215,7 +222,7 @@ struct TouchPlan {
     tf: Vec<(usize, bool)>,
 }
 
-impl TouchPlan {
+impl PrefetchPlan {
     fn new(model: &Model, explain: bool) -> Self {
         let mut text = Vec::new();
         let mut tf = Vec::new();
@@ -243,26 +250,26 @@ impl TouchPlan {
         Self { text, tf }
     }
 
-    /// Reads the dictionary entries and frequencies the pair `(l, r)` may need.
+    /// Prefetches the dictionary entries and frequencies the pair `(l, r)` may need (reading
+    /// the pair's codes: its rows should be in cache already).
     #[inline]
-    fn touch(&self, rs: &RecordSet, tf: &TfTables, l: usize, r: usize) -> u64 {
-        let mut acc = 0u64;
+    fn prefetch(&self, rs: &RecordSet, tf: &TfTables, l: usize, r: usize) {
         for &c in &self.text {
             let (x, y) = (rs.code(l, c), rs.code(r, c));
             if x != y && x != NULL && y != NULL {
-                acc ^= u64::from(rs.touch_value(c, x) ^ rs.touch_value(c, y));
+                rs.prefetch_value(c, x);
+                rs.prefetch_value(c, y);
             }
         }
         for &(c, unequal) in &self.tf {
             let (x, y) = (rs.code(l, c), rs.code(r, c));
             if x != NULL && (x == y || unequal) {
-                acc ^= tf.touch(c, x);
+                tf.prefetch(c, x);
             }
             if y != NULL && y != x && unequal {
-                acc ^= tf.touch(c, y);
+                tf.prefetch(c, y);
             }
         }
-        acc
     }
 }
 
@@ -336,7 +343,7 @@ impl Model {
 
         let t2 = Instant::now();
         let chunk = opts.chunk_pairs.max(1);
-        let touch = &TouchPlan::new(self, opts.explain);
+        let plan = &PrefetchPlan::new(self, opts.explain);
         let (indexes, tf, is_new) = (&indexes, &tf, &is_new);
         let map = &map;
         // Pipeline: while the pool scores window k, this thread passes window k - 1's pairs to
@@ -357,7 +364,7 @@ impl Model {
                     let tx = tx.clone();
                     scope.spawn(move |_| {
                         let results = self
-                            .score_window(records, indexes, tf, touch, is_new, opts, &window, map);
+                            .score_window(records, indexes, tf, plan, is_new, opts, &window, map);
                         // The receiver is gone only if the run already failed.
                         let _ = tx.send(results);
                     });
@@ -382,6 +389,9 @@ impl Model {
                         } else {
                             idx.partners_after(anchor)
                         };
+                        if all.is_empty() {
+                            continue; // most records (no chunk iterator for them)
+                        }
                         for partners in all.chunks(chunk) {
                             current.push(Task {
                                 rule: k,
@@ -425,7 +435,7 @@ impl Model {
         rs: &RecordSet,
         indexes: &[RuleIndex],
         tf: &TfTables,
-        touch: &TouchPlan,
+        plan: &PrefetchPlan,
         is_new: &[bool],
         opts: &PredictOptions,
         window: &[Vec<Task<'_>>],
@@ -441,75 +451,58 @@ impl Model {
                 let mut out = T::default();
                 let mut emitted = 0usize;
                 let mut scored = 0u64;
-                // Pairs are taken TOUCH_BLOCK at a time across tasks (most anchors have one or
-                // two partners): reading a block's rows up front issues their cache misses
-                // together, instead of one miss per pair.
-                let mut pairs = tasks
-                    .iter()
-                    .flat_map(|t| t.partners.iter().map(move |&p| (t, p)));
-                let Some(first) = pairs.next() else {
-                    return Ok((None, 0, 0));
-                };
-                let mut block = [first; TOUCH_BLOCK];
-                let mut len = 1;
-                loop {
-                    while len < TOUCH_BLOCK
-                        && let Some(pair) = pairs.next()
+                // The chunk's pairs, across tasks (most anchors have one or two partners), so
+                // that those a few pairs ahead can be prefetched. (Collected: iterating the
+                // tasks three times in step, for the pairs ahead, took more time.)
+                let mut pairs: Vec<(&Task<'_>, u32)> =
+                    Vec::with_capacity(tasks.iter().map(|t| t.partners.len()).sum());
+                pairs.extend(
+                    tasks
+                        .iter()
+                        .flat_map(|t| t.partners.iter().map(move |&p| (t, p))),
+                );
+                for (i, &(t, p)) in pairs.iter().enumerate() {
+                    if let Some(&(a, q)) = pairs.get(i + ROWS_AHEAD) {
+                        rs.prefetch_row(a.anchor);
+                        rs.prefetch_row(q as usize);
+                    }
+                    if let Some(&(a, q)) = pairs.get(i + VALUES_AHEAD) {
+                        plan.prefetch(rs, tf, a.anchor, q as usize);
+                    }
+                    let (l, r) = if t.anchor_is_right {
+                        (p as usize, t.anchor)
+                    } else {
+                        (t.anchor, p as usize)
+                    };
+                    if t.anchor_is_right && is_new[l] {
+                        continue; // produced by pass A already
+                    }
+                    let ctx = PairCtx { rs, l, r };
+                    if let Some(res) = &self.blocking[t.rule].residual
+                        && !res.is_true(&ctx)?
                     {
-                        block[len] = pair;
-                        len += 1;
+                        continue;
                     }
-                    if len == 0 {
-                        break;
-                    }
-                    let mut positions = [0u32; 2 * TOUCH_BLOCK];
-                    for (k, (t, p)) in block[..len].iter().enumerate() {
-                        positions[2 * k] = t.anchor as u32;
-                        positions[2 * k + 1] = *p;
-                    }
-                    std::hint::black_box(rs.touch_rows(&positions[..2 * len]));
-                    let mut acc = 0;
-                    for (t, p) in &block[..len] {
-                        acc ^= touch.touch(rs, tf, t.anchor, *p as usize);
-                    }
-                    std::hint::black_box(acc);
-                    for &(t, p) in &block[..len] {
-                        let (l, r) = if t.anchor_is_right {
-                            (p as usize, t.anchor)
-                        } else {
-                            (t.anchor, p as usize)
-                        };
-                        if t.anchor_is_right && is_new[l] {
-                            continue; // produced by pass A already
-                        }
-                        let ctx = PairCtx { rs, l, r };
-                        if let Some(res) = &self.blocking[t.rule].residual
-                            && !res.is_true(&ctx)?
-                        {
-                            continue;
-                        }
-                        let mut earlier = false;
-                        for (rule, idx) in self.blocking.iter().zip(indexes).take(t.rule) {
-                            if rule_holds(rule, idx, &ctx)? {
-                                earlier = true;
-                                break;
-                            }
-                        }
-                        if earlier {
-                            continue;
-                        }
-                        scored += 1;
-                        let match_key = match opts.match_key_mode {
-                            MatchKeyMode::Plain => t.rule as u32,
-                            MatchKeyMode::Reference => 2 * t.rule as u32 + u32::from(!is_new[l]),
-                        };
-                        let pair = self.score(&ctx, tf, match_key, opts.explain)?;
-                        if opts.threshold.is_none_or(|th| pair.match_probability > th) {
-                            map(&mut out, pair);
-                            emitted += 1;
+                    let mut earlier = false;
+                    for (rule, idx) in self.blocking.iter().zip(indexes).take(t.rule) {
+                        if rule_holds(rule, idx, &ctx)? {
+                            earlier = true;
+                            break;
                         }
                     }
-                    len = 0;
+                    if earlier {
+                        continue;
+                    }
+                    scored += 1;
+                    let match_key = match opts.match_key_mode {
+                        MatchKeyMode::Plain => t.rule as u32,
+                        MatchKeyMode::Reference => 2 * t.rule as u32 + u32::from(!is_new[l]),
+                    };
+                    let pair = self.score(&ctx, tf, match_key, opts.explain)?;
+                    if opts.threshold.is_none_or(|th| pair.match_probability > th) {
+                        map(&mut out, pair);
+                        emitted += 1;
+                    }
                 }
                 Ok(((emitted > 0).then_some(out), emitted, scored))
             })
@@ -552,14 +545,27 @@ impl Model {
         };
         for comp in &self.comparisons {
             let mut chosen = None;
-            for (j, level) in comp.levels.iter().enumerate() {
-                let hit = match &level.condition {
-                    None => true,
-                    Some(c) => c.is_true(ctx)?,
-                };
-                if hit {
-                    chosen = Some(j);
-                    break;
+            let mut from = 0;
+            if let Some(c) = comp.null_then_exact {
+                let (x, y) = (ctx.rs.code(ctx.l, c), ctx.rs.code(ctx.r, c));
+                if x == NULL || y == NULL {
+                    chosen = Some(0);
+                } else if x == y {
+                    chosen = Some(1);
+                } else {
+                    from = 2;
+                }
+            }
+            if chosen.is_none() {
+                for (j, level) in comp.levels.iter().enumerate().skip(from) {
+                    let hit = match &level.condition {
+                        None => true,
+                        Some(c) => c.is_true(ctx)?,
+                    };
+                    if hit {
+                        chosen = Some(j);
+                        break;
+                    }
                 }
             }
             let level = chosen.map(|j| &comp.levels[j]);

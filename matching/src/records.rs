@@ -190,9 +190,12 @@ pub(crate) const ROW_WIDTH: usize = 16;
 pub(crate) struct Row(pub(crate) [u8; 4 * ROW_WIDTH]);
 
 impl Row {
+    /// The code in slot `slot` (below [`ROW_WIDTH`]: taken modulo it, which lets the compiler
+    /// drop the bounds check).
     #[inline]
     fn get(&self, slot: usize) -> u32 {
-        let b = &self.0[4 * slot..4 * slot + 4];
+        let at = 4 * (slot % ROW_WIDTH);
+        let b = &self.0[at..at + 4];
         u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     }
 }
@@ -305,37 +308,31 @@ impl RecordSet {
         }
     }
 
-    /// Reads the row of each position (one load per cache line, independent of each other so
-    /// the CPU overlaps their misses) and returns a value to pass to `black_box`.
+    /// Prefetches the row of position `i` (see [`prefetch`]; nothing without rows).
     #[inline]
-    pub(crate) fn touch_rows(&self, positions: &[u32]) -> u32 {
-        let mut acc = 0;
-        if !self.rows.is_empty() {
-            for &p in positions {
-                acc ^= u32::from(self.rows[p as usize].0[0]);
-            }
+    pub(crate) fn prefetch_row(&self, i: usize) {
+        if let Some(row) = self.rows.get(i) {
+            prefetch(row);
         }
-        acc
     }
 
-    /// Reads the dictionary entry of value `code` (not [`NULL`]) of column `col` and returns a
-    /// value to pass to `black_box`: like [`Self::touch_rows`], so that the entries a block of
-    /// pairs will compare are loaded together.
+    /// Prefetches the dictionary entry of value `code` (not [`NULL`]) of column `col`: the
+    /// inline slot that [`Dict::get`] and [`Dict::bytes`] read first.
     #[inline]
-    pub(crate) fn touch_value(&self, col: usize, code: u32) -> u32 {
-        let dict = &self.columns[col].dict;
-        dict.short
-            .get(code as usize)
-            .map_or(0, |slot| u32::from(slot[SHORT_MAX]))
+    pub(crate) fn prefetch_value(&self, col: usize, code: u32) {
+        if let Some(slot) = self.columns[col].dict.short.get(code as usize) {
+            prefetch(slot);
+        }
     }
 
     /// Code of column `col` of record at position `i` ([`NULL`] for NULL).
     #[inline]
     pub(crate) fn code(&self, i: usize, col: usize) -> u32 {
-        if self.rows.is_empty() {
-            self.columns[col].codes[i]
-        } else {
-            self.rows[i].get(usize::from(self.slot_of[col]))
+        // One test for "rows are stored" and "row `i` exists" (without rows, or past them, the
+        // columns answer or panic).
+        match self.rows.get(i) {
+            Some(row) => row.get(usize::from(self.slot_of[col])),
+            None => self.columns[col].codes[i],
         }
     }
 
@@ -400,6 +397,30 @@ impl RecordSet {
     pub fn position(&self, id: i64) -> Option<usize> {
         self.ids.binary_search(&id).ok()
     }
+}
+
+/// Asks the CPU to bring the cache line of `x` in, without waiting for it: scoring prefetches
+/// the rows and values of the pairs a few pairs ahead of the one it scores, whose reads
+/// (random: a partner's row, its values' dictionary entries) then hit the cache. Loads that
+/// only touched them instead (a block of pairs at a time, as before) still stalled: the CPU
+/// cannot retire a load before its data arrives.
+#[inline(always)]
+#[allow(
+    unsafe_code,
+    reason = "a prefetch instruction (measured: about 10% less CPU time in prediction); see SAFETY"
+)]
+pub(crate) fn prefetch<T: Copy>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults (whatever the address; this one is
+    // a live reference's), writes nothing and has no effect the program can observe. SSE,
+    // which it needs, is part of the x86_64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(x).cast());
+    }
+    // Elsewhere, a load (which waits for its data, but overlaps with the next ones).
+    #[cfg(not(target_arch = "x86_64"))]
+    std::hint::black_box(*x);
 }
 
 /// Builds a [`RecordSet`] row by row.

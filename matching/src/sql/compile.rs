@@ -461,6 +461,18 @@ impl Node {
         }
     }
 
+    /// The column `c` if this is `c_l IS NULL OR c_r IS NULL` (a comparison's usual null
+    /// level): TRUE exactly when one of the pair's two codes of `c` is NULL.
+    pub(crate) fn null_level_column(&self) -> Option<usize> {
+        match self {
+            Node::AnyNull(cols) => match cols.as_slice() {
+                [(s1, c1), (s2, c2)] if c1 == c2 && s1 != s2 => Some(*c1),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Splits a top-level AND chain into its conjuncts.
     pub(crate) fn conjuncts(self) -> Vec<Node> {
         match self {
