@@ -95,14 +95,10 @@ pub async fn load_staged_records(
         });
     }
     // Holding persons and records exclusively, the load reserves its ids as one block per sequence
-    // (see fresh_rows_locked.sql); otherwise it draws them one by one, as concurrent writers do.
-    let fresh_rows = if bulk {
-        include_str!("queries/import/fresh_rows_locked.sql")
-    } else {
-        include_str!("queries/import/fresh_rows.sql")
-    };
-    let fresh = sqlx::query(fresh_rows)
+    // below; otherwise it draws them one by one, as concurrent writers do (see fresh_rows.sql).
+    let fresh = sqlx::query(include_str!("queries/import/fresh_rows.sql"))
         .bind(job)
+        .bind(bulk)
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
@@ -128,7 +124,7 @@ pub async fn load_staged_records(
         .await?;
         if bulk {
             // Persons and records exclusively held: the ids are blocks reserved now (see
-            // fresh_rows_locked.sql), and the persons and the actions, all made of ids and constants,
+            // fresh_rows.sql), and the persons and the actions, all made of ids and constants,
             // are written with COPY (batched inserts) from here instead of row by row from the
             // temporary table.
             let persons = bulk::reserve_ids(tx, "persons", fresh).await? - 1;
