@@ -536,14 +536,17 @@ async fn a_worker_killed_while_scoring_is_replaced_and_the_persons_are_the_same(
     assert_febrl_outcome(&pool).await;
 }
 
-/// Waits until a backend of the test database waits for an advisory lock (a step blocked at its start).
-async fn wait_for_advisory_waiter(pool: &PgPool, what: &str) {
+/// Waits until a backend of the test database waits for the advisory lock `key` (a step blocked at its
+/// start). A bigint key is the lock's (classid, objid) pair, high and low halves.
+async fn wait_for_advisory_waiter(pool: &PgPool, key: i64, what: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
         let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted \
+             AND l.classid::bigint = $1 >> 32 AND l.objid::bigint = $1 & 4294967295 AND l.objsubid = 1",
         )
+        .bind(key)
         .fetch_one(pool)
         .await
         .unwrap();
@@ -593,7 +596,7 @@ async fn staging_emptied_by_a_database_crash_is_staged_and_scored_again(pool: Pg
     let csv = shared("data/febrl/febrl_clean.csv").display().to_string();
     let (job, run) = start_import(&app, &config, "source_uri", &csv).await;
 
-    wait_for_advisory_waiter(&pool, "load").await;
+    wait_for_advisory_waiter(&pool, idem_empi::locks::LOAD_RECORDS, "load").await;
     assert_eq!(
         count(&pool, "SELECT count(*) FROM person_record_staging").await,
         40000
@@ -608,7 +611,7 @@ async fn staging_emptied_by_a_database_crash_is_staged_and_scored_again(pool: Pg
         .await
         .unwrap();
 
-    wait_for_advisory_waiter(&pool, "match").await;
+    wait_for_advisory_waiter(&pool, idem_empi::locks::MATCH_UPDATE, "match").await;
     let staged = count(&pool, "SELECT count(*) FROM prediction_result_staging").await;
     let summary: Value = serde_json::from_str(
         &std::fs::read_to_string(shared("data/splink-reference/febrl_clean.summary.json")).unwrap(),
