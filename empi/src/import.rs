@@ -127,9 +127,9 @@ pub async fn load_staged_records(
             // fresh_rows.sql), and the persons and the actions, all made of ids and constants,
             // are written with COPY (batched inserts) from here instead of row by row from the
             // temporary table.
-            let persons = bulk::reserve_ids(tx, "persons", fresh).await? - 1;
-            let records = bulk::reserve_ids(tx, "person_records", fresh).await? - 1;
-            let actions = bulk::reserve_ids(tx, "person_actions", fresh).await? - 1;
+            let persons = bulk::reserve_id_block(tx, "persons", fresh).await?;
+            let records = bulk::reserve_id_block(tx, "person_records", fresh).await?;
+            let actions = bulk::reserve_id_block(tx, "person_actions", fresh).await?;
             let created_text = created.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
             copy_rows(
                 tx,

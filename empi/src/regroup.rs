@@ -376,8 +376,8 @@ pub async fn apply_regrouping(
     let count = plan.new_results.len() as i64;
     let (result_offset, action_offset) = if bulk && count > 0 {
         (
-            Some(bulk::reserve_ids(tx, "prediction_results", count).await? - 1),
-            Some(bulk::reserve_ids(tx, "match_group_actions", count).await? - 1),
+            Some(bulk::reserve_id_block(tx, "prediction_results", count).await?),
+            Some(bulk::reserve_id_block(tx, "match_group_actions", count).await?),
         )
     } else {
         (None, None)
@@ -609,7 +609,7 @@ async fn apply_moves(
     let groups: Vec<i64> = plan.moves.iter().map(|m| group_ids[m.group]).collect();
     // Two actions per move; on the bulk path their ids are a block reserved for them, in the same order.
     let offset = if bulk {
-        Some(bulk::reserve_ids(tx, "person_actions", 2 * records.len() as i64).await? - 1)
+        Some(bulk::reserve_id_block(tx, "person_actions", 2 * records.len() as i64).await?)
     } else {
         None
     };

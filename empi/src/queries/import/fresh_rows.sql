@@ -5,8 +5,8 @@
 --   (volatile expressions of the select list are evaluated after the ORDER BY, in its order); concurrent writers
 --   of persons and records draw other values from the same sequences.
 -- * Bulk path ($2 true, persons and records held exclusively): the k-th fresh row gets k, to which the load adds
---   the start of a block it reserves from each sequence once the rows are counted (see bulk::reserve_ids: one
---   nextval and one setval instead of two nextval calls per row; measured on a million rows, 1.6 s of this
+--   the offset of a block it reserves from each sequence once the rows are counted (see bulk::reserve_id_block:
+--   one nextval and one setval instead of two nextval calls per row; measured on a million rows, 1.6 s of this
 --   statement's 3.3 s).
 -- Dropped at commit.
 CREATE TEMP TABLE load_fresh ON COMMIT DROP AS
