@@ -1,7 +1,7 @@
 //! Bulk writes: a write that is large relative to the tables it fills (the first import into an empty
 //! index, a file as big as everything held) drops the tables' indexes (all but primary keys and the
-//! indexes foreign keys reference) and the foreign keys between them, writes, then builds the indexes
-//! again and adds the unique and foreign keys back, all in the writing transaction.
+//! indexes foreign keys reference) and the foreign keys between them, writes, then adds the unique and
+//! foreign keys back, all in the writing transaction; the plain indexes are built after it commits.
 //!
 //! Building an index once from the finished table is several times cheaper than growing it one row at a
 //! time (the trigram GIN indexes of `person_records` and the random keys of the unique hashes and
@@ -12,8 +12,19 @@
 //! failure anywhere rolls back the drop with the rest. The price is availability: the transaction holds `ACCESS EXCLUSIVE` locks on the
 //! tables until it commits, so readers of those tables (the review API) wait for the write to finish.
 //! That is why only writes at least as large as the tables take this path (see [`worth_it`]).
+//!
+//! The plain indexes (neither unique nor a constraint's: no rule depends on them, only the speed of
+//! reads) are not built in the writing transaction, where PostgreSQL would build them one after the
+//! other on the one core that runs the transaction (at the first import of a million records they
+//! were 13 s of the load's 34 s, the three trigram GIN indexes, which PostgreSQL 15 builds without
+//! parallel workers, 7 s of it). The write records them in `deferred_indexes`, in its transaction,
+//! and [`build_deferred_indexes`] builds them after it commits, each in its own transaction that
+//! removes its row, on as many connections as the caller gives it; the import run does it beside the
+//! step that follows the write (so on the other core), and before the run ends. Until an index is
+//! built, the reads it serves scan the table instead: they are slower, never wrong. A build that fails
+//! or is interrupted rolls back and leaves its row, so the next call builds it (idempotent).
 
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 use crate::error::Result;
 
@@ -57,8 +68,10 @@ pub(crate) async fn lock(tx: &mut PgConnection, tables: &[&str]) -> Result<()> {
 /// The indexes, unique keys and internal foreign keys of some tables, dropped until [`Suspended::restore`].
 #[must_use = "the indexes and foreign keys must be restored before the transaction commits"]
 pub(crate) struct Suspended {
-    /// `CREATE INDEX` and `ADD CONSTRAINT .. UNIQUE` statements.
+    /// `ADD CONSTRAINT .. UNIQUE` statements (and `CREATE UNIQUE INDEX`, should a table have one).
     indexes: Vec<String>,
+    /// The plain indexes, left to [`build_deferred_indexes`]: (name, table, `CREATE INDEX` statement).
+    deferred: Vec<(String, String, String)>,
     /// `ALTER TABLE .. ADD CONSTRAINT .. FOREIGN KEY` statements.
     foreign_keys: Vec<String>,
 }
@@ -139,7 +152,7 @@ pub(crate) async fn suspend_for(
         .iter()
         .flat_map(|w| w.updates.iter().map(move |&c| (w.table, c)))
         .unzip();
-    let indexes: Vec<(String, String)> =
+    let indexes: Vec<(String, String, String, String, bool)> =
         sqlx::query_as(include_str!("queries/bulk/secondary_indexes.sql"))
             .bind(&tables)
             .bind(indexes == Indexes::All)
@@ -156,19 +169,31 @@ pub(crate) async fn suspend_for(
             .bind(&updated_columns)
             .fetch_all(&mut *tx)
             .await?;
-    for (drop, _) in foreign_keys.iter().chain(&indexes) {
+    let drops = foreign_keys
+        .iter()
+        .map(|(drop, _)| drop)
+        .chain(indexes.iter().map(|(drop, ..)| drop));
+    for drop in drops {
         sqlx::raw_sql(AssertSqlSafe(drop.as_str()))
             .execute(&mut *tx)
             .await?;
     }
+    let (deferred, indexes): (Vec<_>, Vec<_>) = indexes
+        .into_iter()
+        .partition(|(.., deferrable)| *deferrable);
     Ok(Suspended {
-        indexes: indexes.into_iter().map(|(_, create)| create).collect(),
+        indexes: indexes.into_iter().map(|(_, create, ..)| create).collect(),
+        deferred: deferred
+            .into_iter()
+            .map(|(_, create, name, table, _)| (name, table, create))
+            .collect(),
         foreign_keys: foreign_keys.into_iter().map(|(_, create)| create).collect(),
     })
 }
 
 impl Suspended {
-    /// Builds the indexes again and adds the unique and foreign keys back, checking every row.
+    /// Adds the unique and foreign keys back, checking every row, and records the plain indexes in
+    /// `deferred_indexes` for [`build_deferred_indexes`].
     pub(crate) async fn restore(self, tx: &mut PgConnection) -> Result<()> {
         sqlx::query("SELECT set_config('maintenance_work_mem', $1, true)")
             .bind(BUILD_MEMORY)
@@ -179,7 +204,82 @@ impl Suspended {
                 .execute(&mut *tx)
                 .await?;
         }
+        let (mut names, mut tables, mut definitions) = (Vec::new(), Vec::new(), Vec::new());
+        for (name, table, definition) in self.deferred {
+            names.push(name);
+            tables.push(table);
+            definitions.push(definition);
+        }
+        sqlx::query(
+            "INSERT INTO deferred_indexes (name, table_name, definition) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[])",
+        )
+        .bind(&names)
+        .bind(&tables)
+        .bind(&definitions)
+        .execute(&mut *tx)
+        .await?;
         Ok(())
+    }
+}
+
+/// Builds the indexes that bulk writes left in `deferred_indexes` (see the module's documentation),
+/// on `connections` connections of `pool` at once, each index in its own transaction that removes its
+/// row; returns how many this call built. The GIN indexes (the longest builds) go first. An index that
+/// another caller is building is waited for (its row is locked), so when this returns every index
+/// deferred before the call exists. A build waits for writers of its table to commit (`CREATE INDEX`
+/// takes a `SHARE` lock; reads go on). An index that exists already (made by hand under the same
+/// name) only has its row removed.
+pub async fn build_deferred_indexes(pool: &PgPool, connections: usize) -> Result<u64> {
+    let builders = (0..connections.max(1)).map(|_| build_deferred_one_by_one(pool));
+    Ok(futures::future::try_join_all(builders)
+        .await?
+        .into_iter()
+        .sum())
+}
+
+/// One connection's share of [`build_deferred_indexes`]: the next index no one is building, else the
+/// next one someone is (once they are done with it, it is gone, unless their build failed).
+async fn build_deferred_one_by_one(pool: &PgPool) -> Result<u64> {
+    const NEXT: &str = "SELECT name, definition, to_regclass(name) IS NOT NULL FROM deferred_indexes \
+                        ORDER BY definition LIKE '% USING gin %' DESC, deferred, name LIMIT 1 FOR UPDATE";
+    let mut built = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let mut next: Option<(String, String, bool)> =
+            sqlx::query_as(AssertSqlSafe(format!("{NEXT} SKIP LOCKED")))
+                .fetch_optional(&mut *tx)
+                .await?;
+        if next.is_none() {
+            next = sqlx::query_as(NEXT).fetch_optional(&mut *tx).await?;
+        }
+        let Some((name, definition, exists)) = next else {
+            tx.rollback().await?;
+            // None left, or the one waited for was built and another is being built (`LIMIT 1 FOR
+            // UPDATE` returns no row when the row it waited for is deleted): wait for that one.
+            let left: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deferred_indexes)")
+                .fetch_one(pool)
+                .await?;
+            if left {
+                continue;
+            }
+            return Ok(built);
+        };
+        if !exists {
+            sqlx::query("SELECT set_config('maintenance_work_mem', $1, true)")
+                .bind(BUILD_MEMORY)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::raw_sql(AssertSqlSafe(definition))
+                .execute(&mut *tx)
+                .await?;
+            built += 1;
+        }
+        sqlx::query("DELETE FROM deferred_indexes WHERE name = $1")
+            .bind(&name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
     }
 }
 

@@ -2,8 +2,9 @@
 //! `new-ids` event and its person actions, in one transaction.
 //!
 //! A load at least as large as the records held (the first import, above all) takes the bulk path of
-//! [`crate::bulk`]: the indexes of persons, records and person actions are built after the rows are in,
-//! and their unique keys and foreign keys checked in one pass; readers of those tables (and of jobs and
+//! [`crate::bulk`]: the unique keys and foreign keys of persons, records and person actions are added
+//! after the rows are in, each checked in one pass, and their plain indexes are left to
+//! [`crate::build_deferred_indexes`] after the load commits; readers of those tables (and of jobs and
 //! events) wait for the load to commit.
 
 use std::io::Write;

@@ -13,9 +13,10 @@
 //!
 //! A regrouping at least as large as the results held (the first import, above all) takes the bulk
 //! path of [`crate::bulk`] ([`lock_for_bulk_regrouping`]): the tables it writes are locked exclusively
-//! before they are read, and the indexes and foreign keys the writes would maintain row by row are
-//! built again after them (see [`bulk::suspend_for`]); readers of those tables wait for the match step
-//! to commit.
+//! before they are read, and the unique and foreign keys the writes would maintain row by row are
+//! added again after them (see [`bulk::suspend_for`]), the plain indexes left to
+//! [`crate::build_deferred_indexes`] after the step commits; readers of those tables wait for the
+//! match step to commit.
 
 use std::collections::{HashMap, HashSet};
 

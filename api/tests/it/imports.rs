@@ -466,8 +466,13 @@ async fn febrl_from_s3_gives_splinks_clusters_after_a_resumed_fetch(pool: PgPool
         40000 - summary["clusters_rx"]["n_clusters"].as_i64().unwrap()
     );
     assert_febrl_outcome(&pool).await;
-    // Load and match took the bulk path (an empty index): every index and key is back as migrated.
+    // Load and match took the bulk path (an empty index): every index and key is back as migrated,
+    // the plain indexes they deferred built before the run ended.
     assert_eq!(schema(&pool).await, schema_before);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM deferred_indexes").await,
+        0
+    );
     let pending = count(
         &pool,
         "SELECT count(*) FROM match_groups WHERE matched IS NULL AND deleted IS NULL",

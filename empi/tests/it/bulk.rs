@@ -1,10 +1,13 @@
-//! Loads large enough to take the bulk path (indexes and keys dropped and built again in the load's
-//! transaction) leave exactly the schema of the migrations, with every rule enforced, and the same
-//! records as the row-by-row path.
+//! Loads large enough to take the bulk path (indexes and keys dropped, keys added back in the load's
+//! transaction, plain indexes built after it) leave exactly the schema of the migrations, with every
+//! rule enforced, and the same records as the row-by-row path.
+
+use std::time::Duration;
 
 use idem_empi::{
-    JobId, LoadOutcome, RecordMove, Regrouping, apply_regrouping, finish_import_job,
-    load_staged_records, lock_for_bulk_regrouping, lock_match_update, staged_results, touched,
+    JobId, LoadOutcome, RecordMove, Regrouping, apply_regrouping, build_deferred_indexes,
+    finish_import_job, load_staged_records, lock_for_bulk_regrouping, lock_match_update,
+    staged_results, touched,
 };
 use sqlx::PgPool;
 
@@ -57,6 +60,34 @@ async fn load(pool: &PgPool, job: i64) -> LoadOutcome {
     outcome
 }
 
+/// After a bulk write: the schema lacks exactly the plain indexes listed in `deferred_indexes` (their
+/// definitions those of the migrations, none of them unique); building them gives back the schema
+/// `before` and empties the list. Returns how many were built.
+async fn build_deferred(pool: &PgPool, before: &[String]) -> u64 {
+    let deferred: Vec<String> = sqlx::query_scalar("SELECT definition FROM deferred_indexes")
+        .fetch_all(pool)
+        .await
+        .expect("deferred");
+    assert!(
+        deferred.iter().all(|d| d.starts_with("CREATE INDEX ")),
+        "only plain indexes are deferred: {deferred:?}"
+    );
+    let mut now = schema(pool).await;
+    now.extend(deferred.iter().cloned());
+    now.sort();
+    let mut expected = before.to_vec();
+    expected.sort();
+    assert_eq!(now, expected);
+    let built = build_deferred_indexes(pool, 2).await.expect("build");
+    assert_eq!(built, deferred.len() as u64);
+    assert_eq!(schema(pool).await, before);
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM deferred_indexes").await,
+        0
+    );
+    built
+}
+
 async fn count(pool: &PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql)
         .fetch_one(pool)
@@ -82,7 +113,27 @@ async fn bulk_loads_keep_the_schema_and_its_rules(pool: PgPool) {
         (outcome.rows, outcome.loaded, outcome.duplicates),
         (600, 300, 300)
     );
-    assert_eq!(schema(&pool).await, before);
+    // The plain indexes are left to be built after the load (the trigram GIN ones among them); the
+    // unique keys were built in it.
+    let deferred: Vec<String> = sqlx::query_scalar("SELECT name FROM deferred_indexes")
+        .fetch_all(&pool)
+        .await
+        .expect("deferred");
+    for index in [
+        "person_records_first_name_trgm",
+        "person_records_person",
+        "persons_job",
+        "person_actions_event",
+    ] {
+        assert!(deferred.iter().any(|d| d == index), "{index}: {deferred:?}");
+    }
+    assert!(
+        !deferred
+            .iter()
+            .any(|d| d.ends_with("_unique") || d.ends_with("_key")),
+        "{deferred:?}"
+    );
+    build_deferred(&pool, &before).await;
 
     // Statistics say the table holds 300 rows: 50 new ones take the row-by-row path, 400 the bulk path
     // (over records already held).
@@ -99,7 +150,7 @@ async fn bulk_loads_keep_the_schema_and_its_rules(pool: PgPool) {
     stage(&pool, third, 325, 725).await;
     let outcome = load(&pool, third).await;
     assert_eq!((outcome.loaded, outcome.duplicates), (400, 400));
-    assert_eq!(schema(&pool).await, before);
+    assert!(build_deferred(&pool, &before).await > 0);
     assert_eq!(
         count(
             &pool,
@@ -259,6 +310,7 @@ async fn bulk_regroupings_keep_the_schema_its_rules_and_other_jobs_staged_pairs(
     let first = job(&pool).await;
     stage(&pool, first, 0, 100).await;
     load(&pool, first).await;
+    build_deferred(&pool, &before).await;
 
     // Another job's scored pairs are staged: the first job's are deleted, the other's stay.
     let other = job(&pool).await;
@@ -269,7 +321,7 @@ async fn bulk_regroupings_keep_the_schema_its_rules_and_other_jobs_staged_pairs(
         regroup(&pool, first, 3).await,
         "into no results: the bulk path"
     );
-    assert_eq!(schema(&pool).await, before);
+    build_deferred(&pool, &before).await;
     // Only the indexes of the tables it inserts into and those over the columns its updates set were
     // built again; the other indexes of the updated tables are the same objects.
     let oids_after = index_oids(&pool).await;
@@ -339,7 +391,7 @@ async fn bulk_regroupings_keep_the_schema_its_rules_and_other_jobs_staged_pairs(
         regroup(&pool, other, 20).await,
         "as many pairs as results: the bulk path"
     );
-    assert_eq!(schema(&pool).await, before);
+    build_deferred(&pool, &before).await;
     assert_eq!(
         count(&pool, "SELECT count(*) FROM prediction_result_staging").await,
         0
@@ -367,6 +419,47 @@ async fn bulk_regroupings_keep_the_schema_its_rules_and_other_jobs_staged_pairs(
         .execute(&pool)
         .await;
     assert_eq!(violated(orphan), "prediction_results_match_group_id_fkey");
+}
+
+/// An index that another caller is building (its row locked) is waited for, and built by the waiting
+/// call when that other build fails: when a call returns, every index deferred before it exists.
+#[sqlx::test(migrations = false)]
+async fn deferred_indexes_are_all_built_when_a_call_returns(pool: PgPool) {
+    migrate(&pool).await;
+    let before = schema(&pool).await;
+    let first = job(&pool).await;
+    stage(&pool, first, 0, 300).await;
+    load(&pool, first).await;
+    let deferred = count(&pool, "SELECT count(*) FROM deferred_indexes").await;
+    assert!(deferred > 3, "{deferred} deferred");
+
+    // Another builder holds one of them.
+    let mut other = pool.begin().await.expect("begin");
+    let held: String =
+        sqlx::query_scalar("SELECT name FROM deferred_indexes ORDER BY name LIMIT 1 FOR UPDATE")
+            .fetch_one(&mut *other)
+            .await
+            .expect("hold");
+    let builder = {
+        let pool = pool.clone();
+        tokio::spawn(async move { build_deferred_indexes(&pool, 2).await })
+    };
+    // Every other index is built; the call waits for the held one.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while count(&pool, "SELECT count(*) FROM deferred_indexes").await > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "builds stalled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !builder.is_finished(),
+        "returned while {held} was not built"
+    );
+    // The other build fails: the waiting call builds it.
+    other.rollback().await.expect("rollback");
+    let built = builder.await.expect("join").expect("build");
+    assert_eq!(built, deferred as u64);
+    assert_eq!(schema(&pool).await, before);
 }
 
 /// Finishing a job removes its staged rows (truncating the table when no other job has any) and keeps

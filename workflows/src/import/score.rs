@@ -4,7 +4,8 @@
 //! are computed over all records, as the reference does); the scorer blocks and scores new-vs-all pairs
 //! on a blocking thread and its pairs above the potential-match threshold stream back into
 //! `prediction_result_staging` with `COPY`, replacing the job's earlier staged pairs in the same
-//! transaction (so a retried step stores each pair once).
+//! transaction (so a retried step stores each pair once). Beside it, the indexes a bulk load left are
+//! built (see `idem_empi::build_deferred_indexes`).
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -44,7 +45,17 @@ pub(crate) async fn run(
     ctx: StepContext,
     input: ImportInput,
 ) -> Result<Scored, StepError> {
-    Ok(score(&services, &ctx, input).await?)
+    // The plain indexes a bulk load left are built beside the scoring, on another connection (so on
+    // the other core: the scoring keeps one busy, first in the database, then in the scorer).
+    let build = async {
+        let built = idem_empi::build_deferred_indexes(ctx.pool(), 2).await?;
+        if built > 0 {
+            tracing::info!(built, "Deferred indexes built.");
+        }
+        Ok::<_, Error>(())
+    };
+    let (scored, ()) = tokio::try_join!(score(&services, &ctx, input), build)?;
+    Ok(scored)
 }
 
 pub(crate) async fn score(

@@ -5,7 +5,8 @@
 -- table that gets inserts ($3), and those that depend on a column that updates set (the pairs of $4 and $5: table,
 -- column), as a key column, in an expression or in the predicate. Any other index stays: an update that leaves all of
 -- its columns alone is made in place (HOT) when the page has room, and then adds no entry to it. Each with the
--- statement that drops it and the one that builds it again.
+-- statement that drops it, the one that builds it again, its name and table, and whether it may be built after the
+-- write commits (a plain index, which no rule depends on: neither unique nor a constraint's).
 SELECT CASE
            WHEN c.oid IS NULL THEN format('DROP INDEX %s', i.indexrelid::regclass)
            ELSE format('ALTER TABLE %s DROP CONSTRAINT %I', i.indrelid::regclass, c.conname)
@@ -14,7 +15,10 @@ SELECT CASE
            WHEN c.oid IS NULL THEN pg_get_indexdef(i.indexrelid)
            ELSE format('ALTER TABLE %s ADD CONSTRAINT %I %s', i.indrelid::regclass, c.conname,
                        pg_get_constraintdef(c.oid))
-       END AS create_statement
+       END AS create_statement,
+       i.indexrelid::regclass::text AS index_name,
+       i.indrelid::regclass::text AS table_name,
+       c.oid IS NULL AND NOT i.indisunique AS deferrable
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
