@@ -24,6 +24,25 @@ async fn health_check_and_unknown_urls(pool: PgPool) {
     );
 }
 
+/// The pools of the `idem` binary run without JIT compilation (see `idem_migrations::connect`).
+#[sqlx::test(migrations = false)]
+async fn the_binarys_connections_compile_no_queries(pool: PgPool) {
+    let ours = idem_migrations::connect(&crate::common::database_url(&pool), 1)
+        .await
+        .expect("connect");
+    let jit: String = sqlx::query_scalar("SHOW jit")
+        .fetch_one(&ours)
+        .await
+        .expect("show");
+    assert_eq!(jit, "off");
+    // The test pool has the server's default: the setting is the connection's.
+    let default: String = sqlx::query_scalar("SELECT boot_val FROM pg_settings WHERE name = 'jit'")
+        .fetch_one(&pool)
+        .await
+        .expect("boot value");
+    assert_eq!(default, "on");
+}
+
 #[sqlx::test(migrations = false)]
 async fn runs_can_be_listed_read_resumed_and_cancelled(pool: PgPool) {
     let engine = engine(&pool).await;
