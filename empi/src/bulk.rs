@@ -24,6 +24,8 @@
 //! built, the reads it serves scan the table instead: they are slower, never wrong. A build that fails
 //! or is interrupted rolls back and leaves its row, so the next call builds it (idempotent).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 use crate::error::Result;
@@ -212,7 +214,7 @@ impl Suspended {
         }
         sqlx::query(
             "INSERT INTO deferred_indexes (name, table_name, definition) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[])",
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&names)
         .bind(&tables)
@@ -223,38 +225,62 @@ impl Suspended {
     }
 }
 
+/// How far [`build_deferred_indexes`] goes.
+#[derive(Debug, Clone, Copy)]
+pub enum BuildUntil<'a> {
+    /// Until every index deferred before the call exists: an index that another caller is building
+    /// is waited for (its row is locked), and built by this call should that build fail.
+    AllBuilt,
+    /// Until `stop` is set (or none is left): no build starts after that (one in progress is
+    /// finished), and an index another caller is building is left to it. For building beside other
+    /// work, as long as it lasts.
+    Stopped(&'a AtomicBool),
+}
+
 /// Builds the indexes that bulk writes left in `deferred_indexes` (see the module's documentation),
 /// on `connections` connections of `pool` at once, each index in its own transaction that removes its
-/// row; returns how many this call built. The GIN indexes (the longest builds) go first. An index that
-/// another caller is building is waited for (its row is locked), so when this returns every index
-/// deferred before the call exists. A build waits for writers of its table to commit (`CREATE INDEX`
-/// takes a `SHARE` lock; reads go on). An index that exists already (made by hand under the same
-/// name) only has its row removed.
-pub async fn build_deferred_indexes(pool: &PgPool, connections: usize) -> Result<u64> {
-    let builders = (0..connections.max(1)).map(|_| build_deferred_one_by_one(pool));
+/// row, as far as `until` says; returns how many this call built. The GIN indexes (the longest builds,
+/// and those PostgreSQL builds without parallel workers) go first. A build waits for writers of its
+/// table to commit (`CREATE INDEX` takes a `SHARE` lock; reads go on). An index that exists already
+/// (made by hand under the same name) only has its row removed.
+pub async fn build_deferred_indexes(
+    pool: &PgPool,
+    connections: usize,
+    until: BuildUntil<'_>,
+) -> Result<u64> {
+    let builders = (0..connections.max(1)).map(|_| build_deferred_one_by_one(pool, until));
     Ok(futures::future::try_join_all(builders)
         .await?
         .into_iter()
         .sum())
 }
 
-/// One connection's share of [`build_deferred_indexes`]: the next index no one is building, else the
-/// next one someone is (once they are done with it, it is gone, unless their build failed).
-async fn build_deferred_one_by_one(pool: &PgPool) -> Result<u64> {
+/// One connection's share of [`build_deferred_indexes`]: the next index no one is building, else
+/// (building them all) the next one someone is (once they are done with it, it is gone, unless their
+/// build failed).
+async fn build_deferred_one_by_one(pool: &PgPool, until: BuildUntil<'_>) -> Result<u64> {
     const NEXT: &str = "SELECT name, definition, to_regclass(name) IS NOT NULL FROM deferred_indexes \
                         ORDER BY definition LIKE '% USING gin %' DESC, deferred, name LIMIT 1 FOR UPDATE";
     let mut built = 0;
     loop {
+        if let BuildUntil::Stopped(stop) = until
+            && stop.load(Ordering::Acquire)
+        {
+            return Ok(built);
+        }
         let mut tx = pool.begin().await?;
         let mut next: Option<(String, String, bool)> =
             sqlx::query_as(AssertSqlSafe(format!("{NEXT} SKIP LOCKED")))
                 .fetch_optional(&mut *tx)
                 .await?;
-        if next.is_none() {
+        if next.is_none() && matches!(until, BuildUntil::AllBuilt) {
             next = sqlx::query_as(NEXT).fetch_optional(&mut *tx).await?;
         }
         let Some((name, definition, exists)) = next else {
             tx.rollback().await?;
+            if matches!(until, BuildUntil::Stopped(_)) {
+                return Ok(built);
+            }
             // None left, or the one waited for was built and another is being built (`LIMIT 1 FOR
             // UPDATE` returns no row when the row it waited for is deleted): wait for that one.
             let left: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deferred_indexes)")

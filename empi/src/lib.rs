@@ -39,7 +39,7 @@ mod regroup;
 mod search;
 mod users;
 
-pub use bulk::build_deferred_indexes;
+pub use bulk::{BuildUntil, build_deferred_indexes};
 pub use configs::{Config, NewConfig, count_configs, get_config, insert_config, list_configs};
 pub use edits::{CONCURRENT_RUN_MESSAGE, Comment, EditError, EditResult};
 pub use error::{Error, Result};

@@ -2,12 +2,13 @@
 //! transaction, plain indexes built after it) leave exactly the schema of the migrations, with every
 //! rule enforced, and the same records as the row-by-row path.
 
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use idem_empi::{
-    JobId, LoadOutcome, RecordMove, Regrouping, apply_regrouping, build_deferred_indexes,
-    finish_import_job, load_staged_records, lock_for_bulk_regrouping, lock_match_update,
-    staged_results, touched,
+    BuildUntil, JobId, LoadOutcome, RecordMove, Regrouping, apply_regrouping,
+    build_deferred_indexes, finish_import_job, load_staged_records, lock_for_bulk_regrouping,
+    lock_match_update, staged_results, touched,
 };
 use sqlx::PgPool;
 
@@ -78,7 +79,9 @@ async fn build_deferred(pool: &PgPool, before: &[String]) -> u64 {
     let mut expected = before.to_vec();
     expected.sort();
     assert_eq!(now, expected);
-    let built = build_deferred_indexes(pool, 2).await.expect("build");
+    let built = build_deferred_indexes(pool, 2, BuildUntil::AllBuilt)
+        .await
+        .expect("build");
     assert_eq!(built, deferred.len() as u64);
     assert_eq!(schema(pool).await, before);
     assert_eq!(
@@ -421,10 +424,11 @@ async fn bulk_regroupings_keep_the_schema_its_rules_and_other_jobs_staged_pairs(
     assert_eq!(violated(orphan), "prediction_results_match_group_id_fkey");
 }
 
-/// An index that another caller is building (its row locked) is waited for, and built by the waiting
-/// call when that other build fails: when a call returns, every index deferred before it exists.
+/// Building beside other work stops when told (the build in progress finished) and leaves an index
+/// another caller is building to it; building them all waits for that index, and builds it when the
+/// other build fails: when such a call returns, every index deferred before it exists.
 #[sqlx::test(migrations = false)]
-async fn deferred_indexes_are_all_built_when_a_call_returns(pool: PgPool) {
+async fn deferred_indexes_are_built_beside_other_work_then_all(pool: PgPool) {
     migrate(&pool).await;
     let before = schema(&pool).await;
     let first = job(&pool).await;
@@ -433,24 +437,41 @@ async fn deferred_indexes_are_all_built_when_a_call_returns(pool: PgPool) {
     let deferred = count(&pool, "SELECT count(*) FROM deferred_indexes").await;
     assert!(deferred > 3, "{deferred} deferred");
 
-    // Another builder holds one of them.
+    // Told to stop before it starts: nothing is built.
+    let stopped = AtomicBool::new(true);
+    let built = build_deferred_indexes(&pool, 2, BuildUntil::Stopped(&stopped))
+        .await
+        .expect("build");
+    assert_eq!(built, 0);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM deferred_indexes").await,
+        deferred
+    );
+
+    // Another builder holds one of them: building beside other work builds the rest and returns.
     let mut other = pool.begin().await.expect("begin");
     let held: String =
         sqlx::query_scalar("SELECT name FROM deferred_indexes ORDER BY name LIMIT 1 FOR UPDATE")
             .fetch_one(&mut *other)
             .await
             .expect("hold");
+    let running = AtomicBool::new(false);
+    let built = build_deferred_indexes(&pool, 2, BuildUntil::Stopped(&running))
+        .await
+        .expect("build");
+    assert_eq!(built, deferred as u64 - 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT name FROM deferred_indexes")
+        .fetch_all(&pool)
+        .await
+        .expect("left");
+    assert_eq!(left, vec![held.clone()]);
+
+    // Building them all waits for the held one.
     let builder = {
         let pool = pool.clone();
-        tokio::spawn(async move { build_deferred_indexes(&pool, 2).await })
+        tokio::spawn(async move { build_deferred_indexes(&pool, 2, BuildUntil::AllBuilt).await })
     };
-    // Every other index is built; the call waits for the held one.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while count(&pool, "SELECT count(*) FROM deferred_indexes").await > 1 {
-        assert!(tokio::time::Instant::now() < deadline, "builds stalled");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         !builder.is_finished(),
         "returned while {held} was not built"
@@ -458,7 +479,7 @@ async fn deferred_indexes_are_all_built_when_a_call_returns(pool: PgPool) {
     // The other build fails: the waiting call builds it.
     other.rollback().await.expect("rollback");
     let built = builder.await.expect("join").expect("build");
-    assert_eq!(built, deferred as u64);
+    assert_eq!(built, 1);
     assert_eq!(schema(&pool).await, before);
 }
 

@@ -7,11 +7,11 @@
 //! 3. `load`: new records and persons, the `new-ids` event (one transaction; see
 //!    `idem_empi::load_staged_records`).
 //! 4. `score`: the job's new records against every record, with the config's Splink model; pairs above
-//!    the potential-match threshold are staged for the match step (one transaction). Beside it, the
-//!    plain indexes a bulk load left are built (`idem_empi::build_deferred_indexes`).
+//!    the potential-match threshold are staged for the match step (one transaction). Beside it, as
+//!    long as it lasts, the plain indexes a bulk load left are built (`idem_empi::build_deferred_indexes`).
 //! 5. `match`: auto-matches and potential matches (one transaction, under the match-update lock).
-//! 6. `finish`: the plain indexes a bulk match step left are built; the job succeeded; its staging rows
-//!    and upload are removed.
+//! 6. `finish`: the plain indexes bulk steps left (and the score step did not build) are built; the job
+//!    succeeded; its staging rows and upload are removed.
 //!
 //! Every step takes the job id (the run input) and returns it with what it did; each is idempotent:
 //! run twice (after a crash, or resumed), it leaves the state it leaves when run once. The staging
@@ -70,19 +70,23 @@ pub fn workflow(services: Arc<Services>) -> Workflow {
         .step("finish", finish)
 }
 
-/// Connections that build the indexes a bulk match step left, at once (one per core here).
+/// Connections that build the indexes bulk steps left, at once (one per core here).
 const FINISH_INDEX_BUILDERS: usize = 2;
 
-/// Step 6: the indexes a bulk match step left are built; the job succeeded; what only the run needed
-/// is removed.
+/// Step 6: the indexes bulk steps left are built (those of the match step, and of the load those not
+/// built beside the scoring); the job succeeded; what only the run needed is removed.
 async fn finish(
     ctx: idem_engine::StepContext,
     input: ImportInput,
 ) -> Result<ImportInput, idem_engine::StepError> {
     ctx.progress().start("building indexes", None);
-    let built = idem_empi::build_deferred_indexes(ctx.pool(), FINISH_INDEX_BUILDERS)
-        .await
-        .map_err(crate::Error::from)?;
+    let built = idem_empi::build_deferred_indexes(
+        ctx.pool(),
+        FINISH_INDEX_BUILDERS,
+        idem_empi::BuildUntil::AllBuilt,
+    )
+    .await
+    .map_err(crate::Error::from)?;
     ctx.progress().set(built);
     let mut tx = ctx.pool().begin().await?;
     idem_empi::finish_import_job(&mut tx, input.job_id)

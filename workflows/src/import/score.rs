@@ -4,14 +4,16 @@
 //! are computed over all records, as the reference does); the scorer blocks and scores new-vs-all pairs
 //! on a blocking thread and its pairs above the potential-match threshold stream back into
 //! `prediction_result_staging` with `COPY`, replacing the job's earlier staged pairs in the same
-//! transaction (so a retried step stores each pair once). Beside it, the indexes a bulk load left are
-//! built (see `idem_empi::build_deferred_indexes`).
+//! transaction (so a retried step stores each pair once). Beside it, for as long as it lasts, the
+//! indexes a bulk load left are built (see `idem_empi::build_deferred_indexes`).
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::TryStreamExt;
+use idem_empi::BuildUntil;
 use idem_engine::{StepContext, StepError};
 use idem_matching::{
     MatchKeyMode, Model, PredictOptions, RecordSet, RecordSetBuilder, Schema, ScoredPair,
@@ -46,15 +48,25 @@ pub(crate) async fn run(
     input: ImportInput,
 ) -> Result<Scored, StepError> {
     // The plain indexes a bulk load left are built beside the scoring, on another connection (so on
-    // the other core: the scoring keeps one busy, first in the database, then in the scorer).
+    // the other core: the scoring keeps one busy, first in the database, then in the scorer), for as
+    // long as the scoring lasts; the finish step builds the rest. A match step in between does not
+    // need them (it reads whole tables), and those of the tables a bulk match step writes would be
+    // dropped again by it.
+    let scored = AtomicBool::new(false);
+    let score = async {
+        let result = score(&services, &ctx, input).await;
+        scored.store(true, Ordering::Release);
+        result
+    };
     let build = async {
-        let built = idem_empi::build_deferred_indexes(ctx.pool(), 2).await?;
+        let built =
+            idem_empi::build_deferred_indexes(ctx.pool(), 1, BuildUntil::Stopped(&scored)).await?;
         if built > 0 {
-            tracing::info!(built, "Deferred indexes built.");
+            tracing::info!(built, "Deferred indexes built beside the scoring.");
         }
         Ok::<_, Error>(())
     };
-    let (scored, ()) = tokio::try_join!(score(&services, &ctx, input), build)?;
+    let (scored, ()) = tokio::try_join!(score, build)?;
     Ok(scored)
 }
 
