@@ -174,6 +174,17 @@ async fn migrate(common: &CommonArgs) -> anyhow::Result<()> {
     let pool = idem_migrations::connect(&common.database_url, 2)
         .await
         .context("connecting to the database")?;
+    // A migration may change an index that a bulk write left to be built: build those first.
+    let deferred: bool = sqlx::query_scalar("SELECT to_regclass('deferred_indexes') IS NOT NULL")
+        .fetch_one(&pool)
+        .await?;
+    if deferred {
+        let built =
+            idem_empi::build_deferred_indexes(&pool, 2, idem_empi::BuildUntil::AllBuilt).await?;
+        if built > 0 {
+            tracing::info!(built, "Built the indexes bulk writes deferred.");
+        }
+    }
     idem_migrations::migrate(&pool).await?;
     tracing::info!("Database is up to date.");
     Ok(())

@@ -2,6 +2,7 @@
 -- building them is most of a bulk write's index work and checks no rule, so it runs in its own transactions, beside
 -- the step after the write, instead of inside the write. Only plain indexes are ever here: unique and foreign keys are
 -- built and checked again inside the writing transaction. A row is removed in the transaction that builds its index.
+-- `idem migrate` builds them all before it migrates, so a later migration finds every index it may change.
 CREATE TABLE deferred_indexes (
     -- The index's name (as `regclass` prints it).
     name       text        PRIMARY KEY,

@@ -811,6 +811,51 @@ async fn the_demo_and_the_import_command_run_end_to_end(pool: PgPool) {
     );
 }
 
+/// `idem migrate` builds the indexes bulk writes deferred before it migrates (a migration may change one
+/// of them).
+#[sqlx::test(migrations = false)]
+async fn migrate_builds_the_deferred_indexes_first(pool: PgPool) {
+    let url = database_url(&pool);
+    let migrate = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_idem"))
+            .arg("migrate")
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("idem migrate runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    migrate();
+    let definition = || async {
+        sqlx::query_scalar::<_, String>("SELECT pg_get_indexdef('persons_job'::regclass)")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let migrated = definition().await;
+    sqlx::query("DROP INDEX persons_job")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO deferred_indexes (name, table_name, definition) VALUES ('persons_job', 'persons', $1)",
+    )
+    .bind(&migrated)
+    .execute(&pool)
+    .await
+    .unwrap();
+    migrate();
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM deferred_indexes").await,
+        0
+    );
+    assert_eq!(definition().await, migrated);
+}
+
 /// A multipart body with a `config_id` part and a `file` part.
 fn multipart(config: &str, filename: &str, content: &[u8]) -> (String, Vec<u8>) {
     let boundary = "idem-test-boundary-7d3f";
