@@ -49,18 +49,19 @@ pub(crate) async fn run(
 ) -> Result<Scored, StepError> {
     // The plain indexes a bulk load left are built beside the scoring, on another connection (so on
     // the other core: the scoring keeps one busy, first in the database, then in the scorer), for as
-    // long as the scoring lasts; the finish step builds the rest. A match step in between does not
-    // need them (it reads whole tables), and those of the tables a bulk match step writes would be
-    // dropped again by it.
-    let scored = AtomicBool::new(false);
+    // long as the scoring lasts; the finish step builds the rest. The match step in between does
+    // without them (its statements are set-based: at worst one scan of a table each), and a bulk
+    // match step would drop those of the tables it writes again.
+    let scoring_done = AtomicBool::new(false);
     let score = async {
         let result = score(&services, &ctx, input).await;
-        scored.store(true, Ordering::Release);
+        scoring_done.store(true, Ordering::Release);
         result
     };
     let build = async {
         let built =
-            idem_empi::build_deferred_indexes(ctx.pool(), 1, BuildUntil::Stopped(&scored)).await?;
+            idem_empi::build_deferred_indexes(ctx.pool(), 1, BuildUntil::Stopped(&scoring_done))
+                .await?;
         if built > 0 {
             tracing::info!(built, "Deferred indexes built beside the scoring.");
         }
