@@ -38,6 +38,15 @@ use crate::error::Result;
 /// `maintenance_work_mem` for the index builds (sorting the keys of a million rows in memory).
 const BUILD_MEMORY: &str = "256MB";
 
+/// Gives the rest of the transaction's index builds and key checks [`BUILD_MEMORY`].
+async fn use_build_memory(tx: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT set_config('maintenance_work_mem', $1, true)")
+        .bind(BUILD_MEMORY)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// `work_mem` for the bulk transaction's sorts and hash joins over every written row (the default 4 MB
 /// spills a million rows to disk in many batches).
 const QUERY_MEMORY: &str = "256MB";
@@ -202,10 +211,7 @@ impl Suspended {
     /// Adds the unique and foreign keys back, checking every row, and records the plain indexes in
     /// `deferred_indexes` for [`build_deferred_indexes`].
     pub(crate) async fn restore(self, tx: &mut PgConnection) -> Result<()> {
-        sqlx::query("SELECT set_config('maintenance_work_mem', $1, true)")
-            .bind(BUILD_MEMORY)
-            .execute(&mut *tx)
-            .await?;
+        use_build_memory(tx).await?;
         for statement in self.indexes.iter().chain(&self.foreign_keys) {
             sqlx::raw_sql(AssertSqlSafe(statement.as_str()))
                 .execute(&mut *tx)
@@ -297,10 +303,7 @@ async fn build_deferred_one_by_one(pool: &PgPool, until: BuildUntil<'_>) -> Resu
             return Ok(built);
         };
         if !exists {
-            sqlx::query("SELECT set_config('maintenance_work_mem', $1, true)")
-                .bind(BUILD_MEMORY)
-                .execute(&mut *tx)
-                .await?;
+            use_build_memory(&mut tx).await?;
             sqlx::raw_sql(AssertSqlSafe(definition))
                 .execute(&mut *tx)
                 .await?;

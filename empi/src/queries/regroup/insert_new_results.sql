@@ -1,11 +1,12 @@
 -- The job's new results, each in its new group, with an `add-result` action each, stored in pair order.
 -- Each pair's staged row is looked up through the staging table's primary key, in pair order: the only sort is of
 -- the narrow pairs, none of the wide staged rows (their `data`), and no hash table of them is built. (`LIMIT 1`
--- keeps the lookup a lookup; the primary key makes it exact.) The rows are written in pair order, which is k's: ordered
--- by the pair (the order the window sorted by, which the lookups keep), not by k, which the planner cannot tell is the
--- same order and sorted the wide rows again for (measured on a million records: an external sort of 294 MB, 2.5 s). The ids of results and actions are drawn from their
--- sequences, or on the bulk path are the k-th of blocks reserved for them (k, the pair's place in pair order, from 1;
--- $7 and $8, not NULL there, are the first id of each block less one).
+-- keeps the lookup a lookup; the primary key makes it exact.) The rows are written in pair order, which is k's:
+-- ordered by the pair (the order the window sorted by, which the lookups keep), not by k, which the planner cannot
+-- tell is the same order and sorted the wide rows again for (measured on a million records: an external sort of
+-- 294 MB, 2.5 s). The ids of results and actions are drawn from their sequences, or on the bulk path are the k-th of
+-- blocks reserved for them (k, the pair's place in pair order, from 1; $7 and $8, not NULL there, are the first id of
+-- each block less one).
 WITH inserted AS (
     INSERT INTO prediction_results (
         id, created, job_id, match_group_id, match_group_updated, match_weight, match_probability,
