@@ -7,8 +7,6 @@
 //! [`crate::build_deferred_indexes`] after the load commits; readers of those tables (and of jobs and
 //! events) wait for the load to commit.
 
-use std::io::Write;
-
 use rand::Rng;
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -131,21 +129,22 @@ pub async fn load_staged_records(
             let persons = bulk::reserve_id_block(tx, "persons", fresh).await?;
             let records = bulk::reserve_id_block(tx, "person_records", fresh).await?;
             let actions = bulk::reserve_id_block(tx, "person_actions", fresh).await?;
-            let created_text = created.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
+            let created_micros = pg_timestamp(created);
             copy_rows(
                 tx,
-                "COPY persons (id, uuid, created, updated, job_id, record_count) FROM STDIN",
+                "COPY persons (id, uuid, created, updated, job_id, record_count) FROM STDIN \
+                 WITH (FORMAT binary)",
                 fresh,
-                |buf, k| {
+                |row, k| {
                     // A v4 uuid from the thread's CSPRNG (seeded from the OS, as `Uuid::new_v4`,
                     // without a system call per uuid).
                     let uuid = uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid();
-                    writeln!(
-                        buf,
-                        "{}\t{uuid}\t{created_text}\t{created_text}\t{}\t1",
-                        persons + k,
-                        job.0
-                    )
+                    row.int8(persons + k)
+                        .uuid(uuid)
+                        .int8(created_micros)
+                        .int8(created_micros)
+                        .int8(job.0)
+                        .int8(1);
                 },
             )
             .await?;
@@ -158,16 +157,15 @@ pub async fn load_staged_records(
                 .await?;
             copy_rows(
                 tx,
-                "COPY person_actions (id, match_event_id, person_id, person_record_id, type) FROM STDIN",
+                "COPY person_actions (id, match_event_id, person_id, person_record_id, type) \
+                 FROM STDIN WITH (FORMAT binary)",
                 fresh,
-                |buf, k| {
-                    writeln!(
-                        buf,
-                        "{}\t{event}\t{}\t{}\tadd-record",
-                        actions + k,
-                        persons + k,
-                        records + k
-                    )
+                |row, k| {
+                    row.int8(actions + k)
+                        .int8(event)
+                        .int8(persons + k)
+                        .int8(records + k)
+                        .text("add-record");
                 },
             )
             .await?;
@@ -214,26 +212,78 @@ pub async fn load_staged_records(
 /// Bytes per chunk sent to a COPY.
 const COPY_CHUNK: usize = 1 << 20;
 
-/// Writes the `rows` lines that `line` makes (for k = 1..=rows, in that order, in COPY's text format)
-/// with `statement`, a `COPY ... FROM STDIN`, in chunks; checks that every row was stored.
+/// Microseconds since 2000-01-01 00:00 UTC: a `timestamptz` in PostgreSQL's binary format.
+fn pg_timestamp(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
+    t.timestamp_micros() - PG_EPOCH_UNIX_MICROS
+}
+
+/// One row of a `COPY ... WITH (FORMAT binary)`: its fields, in the statement's column order, each as
+/// its length and its value in the type's binary form. Binary rather than text because PostgreSQL then
+/// parses nothing (measured on a million persons: 0.9 s against 2.6-2.9 s, most of it the two
+/// timestamps' text).
+struct BinaryRow<'a> {
+    buf: &'a mut Vec<u8>,
+    /// Fields written so far.
+    fields: i16,
+}
+
+impl BinaryRow<'_> {
+    fn field(&mut self, value: &[u8]) -> &mut Self {
+        let len = i32::try_from(value.len()).expect("a COPY field shorter than 2 GiB");
+        self.buf.extend_from_slice(&len.to_be_bytes());
+        self.buf.extend_from_slice(value);
+        self.fields += 1;
+        self
+    }
+
+    /// A `bigint`, or a `timestamptz` from [`pg_timestamp`].
+    fn int8(&mut self, value: i64) -> &mut Self {
+        self.field(&value.to_be_bytes())
+    }
+
+    fn uuid(&mut self, value: uuid::Uuid) -> &mut Self {
+        self.field(value.as_bytes())
+    }
+
+    fn text(&mut self, value: &str) -> &mut Self {
+        self.field(value.as_bytes())
+    }
+}
+
+/// Writes the `rows` rows that `row` makes (for k = 1..=rows, in that order) with `statement`, a
+/// `COPY ... FROM STDIN WITH (FORMAT binary)`, in chunks; checks that every row was stored.
 async fn copy_rows(
     tx: &mut PgConnection,
     statement: &str,
     rows: i64,
-    mut line: impl FnMut(&mut Vec<u8>, i64) -> std::io::Result<()>,
+    mut row: impl FnMut(&mut BinaryRow<'_>, i64),
 ) -> Result<()> {
     let mut copy = tx.copy_in_raw(statement).await?;
     let mut buf = Vec::with_capacity(COPY_CHUNK + 256);
+    // The signature, then the flags and the length of the header extension (none).
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    buf.extend_from_slice(&0i32.to_be_bytes());
     for k in 1..=rows {
-        line(&mut buf, k).expect("writing to a Vec");
+        // Each row starts with its number of fields, known once the row is written.
+        let count_at = buf.len();
+        buf.extend_from_slice(&0i16.to_be_bytes());
+        let mut fields = BinaryRow {
+            buf: &mut buf,
+            fields: 0,
+        };
+        row(&mut fields, k);
+        let count = fields.fields;
+        buf[count_at..count_at + 2].copy_from_slice(&count.to_be_bytes());
         if buf.len() >= COPY_CHUNK {
             copy.send(std::mem::take(&mut buf)).await?;
             buf.reserve(COPY_CHUNK + 256);
         }
     }
-    if !buf.is_empty() {
-        copy.send(buf).await?;
-    }
+    // The trailer: a field count of -1.
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    copy.send(buf).await?;
     let copied = copy.finish().await?;
     if copied != rows as u64 {
         return Err(Error::Invariant(format!(

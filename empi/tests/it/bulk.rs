@@ -180,6 +180,27 @@ async fn bulk_loads_keep_the_schema_and_its_rules(pool: PgPool) {
         725
     );
 
+    // Each person, record and action carries its job's `new-ids` event: the job, the event's time
+    // (to the microsecond), a first version and a random (v4) uuid; on both paths.
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM person_records r JOIN persons p ON p.id = r.person_id \
+             JOIN person_actions a ON a.person_record_id = r.id \
+             JOIN match_events e ON e.id = a.match_event_id \
+             WHERE e.type = 'new-ids' AND e.job_id = r.job_id AND p.job_id = r.job_id \
+               AND p.created = e.created AND p.updated = e.created AND r.created = e.created \
+               AND p.version = 1 AND p.deleted IS NULL AND substr(p.uuid::text, 15, 1) = '4' \
+               AND substr(p.uuid::text, 20, 1) IN ('8', '9', 'a', 'b')"
+        )
+        .await,
+        725
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(DISTINCT uuid) FROM persons").await,
+        725
+    );
+
     // Person k was created for the k-th new record: person ids rise with record ids.
     assert_eq!(
         count(
