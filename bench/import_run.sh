@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole import run (fetch, stage, load, score, match, finish) on generated FEBRL-like data sets,
 # each into a fresh database: wall time per step (from the run's own step timings), total time, and the
-# peak RSS of the idem process (from /usr/bin/time -v; PostgreSQL's memory is its own).
+# peak RSS of the idem process (from /usr/bin/time -v; PostgreSQL's memory is its own). Then the same
+# import again into a fresh database, stopped (killed) as soon as its load step starts: the peak RSS of
+# fetching and staging alone, which streams the file and should not grow with it (the whole run's peak
+# is the score step's, which holds every record's compared fields).
 #
 #   bench/import_run.sh                  # 200k and 1M rows
 #   SIZES="200000" bench/import_run.sh
@@ -37,4 +40,19 @@ for n in $sizes; do
   cpu=$(awk -F: '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.1f", u + s}' "$work/time_$n.txt")
   echo "rows $n: idem peak RSS $((rss / 1024)) MiB, idem CPU ${cpu} s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
   psql "$database/postgres" -qc "DROP DATABASE IF EXISTS $db" 2>/dev/null
+
+  "$idem" migrate >/dev/null 2>&1
+  /usr/bin/time -v -o "$work/time_stage_$n.txt" \
+    "$idem" import "$csv" --config "$shared/data/febrl/febrl_model.json" --wait >/dev/null 2>&1 &
+  timed=$!
+  until [ "$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM workflow_steps WHERE name = 'load' AND status = 'running'" 2>/dev/null)" = 1 ]; do
+    kill -0 "$timed" 2>/dev/null || { echo "rows $n: the import ended before its load step started"; exit 1; }
+    sleep 0.05
+  done
+  pkill -KILL -P "$timed"
+  wait "$timed" || true
+  staged=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM person_record_staging")
+  rss=$(awk -F: '/Maximum resident/ {print $2}' "$work/time_stage_$n.txt")
+  echo "rows $n: fetch and stage only ($staged rows staged): idem peak RSS $((rss / 1024)) MiB"
+  psql "$database/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" 2>/dev/null
 done
